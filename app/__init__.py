@@ -1,0 +1,38 @@
+"""Herald: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from quart import Quart
+
+import config as settings
+from app import api, cli, db, dispatch, errors, hooks, ops, templating, web
+from app.middleware import RequestIdMiddleware
+from channels.registry import build_channels
+
+
+def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = None) -> Quart:
+    """Build a Herald app: settings for ``env`` (or ``HERALD_ENV``), then ``HERALD_*``, then
+    ``overrides``; raises :class:`config.ConfigError` naming the first bad setting."""
+    app = Quart(__name__)
+    app.config.from_object(settings.config_class(env))
+    app.config.from_prefixed_env(prefix="HERALD")
+    app.config.update(overrides or {})
+    settings.validate(app.config)
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format=settings.LOG_FORMAT)
+
+    channels = build_channels(app.config)
+    db.init_app(app)
+    dispatch.init_app(app, channels)
+    hooks.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(web.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
+    app.asgi_app = RequestIdMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    return app

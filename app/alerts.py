@@ -1,0 +1,105 @@
+"""Recording alerts and describing them: shared by the dashboard, the API and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import AlertRecord, Delivery, DeliveryStatus
+
+
+class UnknownChannelError(ValueError):
+    """An alert named channels that are not configured."""
+
+    def __init__(self, unknown: Iterable[str], known: Iterable[str]) -> None:
+        self.unknown = sorted(unknown)
+        self.known = sorted(known)
+        super().__init__(
+            f"unknown channel(s): {', '.join(self.unknown)}; "
+            f"configured channels: {', '.join(self.known)}"
+        )
+
+
+def choose_channels(requested: Iterable[str] | None, configured: Iterable[str]) -> list[str]:
+    """The channels an alert goes to: ``requested`` (checked) or every configured one."""
+    known = list(configured)
+    if requested is None:
+        return known
+    chosen = list(dict.fromkeys(requested))  # keeps order, drops repeats
+    unknown = set(chosen) - set(known)
+    if unknown:
+        raise UnknownChannelError(unknown, known)
+    return chosen
+
+
+async def record_alert(
+    session: AsyncSession,
+    *,
+    message: str,
+    channels: list[str],
+    title: str = "",
+    severity: str = "info",
+    source: str,
+    created_by_id: int | None = None,
+) -> AlertRecord:
+    """Store an alert with one pending delivery per channel, in one transaction."""
+    record = AlertRecord(
+        title=title,
+        message=message,
+        severity=severity,
+        source=source,
+        created_by_id=created_by_id,
+        deliveries=[Delivery(channel=name, status=DeliveryStatus.PENDING) for name in channels],
+    )
+    session.add(record)
+    await session.commit()
+    return record
+
+
+async def get_alert(session: AsyncSession, alert_id: int) -> AlertRecord | None:
+    """The alert with its deliveries as they are now in the database."""
+    stmt = (
+        select(AlertRecord)
+        .where(AlertRecord.id == alert_id)
+        .execution_options(populate_existing=True)
+    )
+    record: AlertRecord | None = await session.scalar(stmt)
+    return record
+
+
+async def recent_alerts(
+    session: AsyncSession, *, limit: int, before: int | None = None
+) -> list[AlertRecord]:
+    """Up to ``limit`` alerts, newest first, with ids below ``before`` when given."""
+    stmt = select(AlertRecord).order_by(AlertRecord.id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(AlertRecord.id < before)
+    return list(await session.scalars(stmt))
+
+
+def delivery_json(delivery: Delivery) -> dict[str, Any]:
+    """The API's view of one delivery."""
+    return {
+        "channel": delivery.channel,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "error": delivery.error,
+        "latency_ms": delivery.latency_ms,
+        "finished_at": delivery.finished_at.isoformat() if delivery.finished_at else None,
+    }
+
+
+def alert_json(record: AlertRecord) -> dict[str, Any]:
+    """The API's view of one alert and its deliveries."""
+    return {
+        "id": record.id,
+        "title": record.title,
+        "message": record.message,
+        "severity": record.severity,
+        "status": record.status,
+        "created_at": record.created_at.isoformat(),
+        "deliveries": [delivery_json(d) for d in record.deliveries],
+    }

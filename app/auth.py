@@ -1,0 +1,124 @@
+"""Who is asking: password and API-token checks, the signed-in user, ``login_required``."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from quart import flash, g, redirect, request, session, url_for
+from quart.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import db_session
+from app.models import ApiToken, User, utcnow
+
+TOKEN_PREFIX = "hrld_"  # noqa: S105 - a prefix, not a secret
+LOGIN_MESSAGE = "Please log in to continue."
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the username is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+P = ParamSpec("P")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Tell whether ``password`` matches ``password_hash``."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random API token, ``hrld_`` followed by 43 URL-safe characters."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
+    """The user with these credentials, or None; takes as long for unknown names."""
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    return user if verify_password(user.password_hash, password) else None
+
+
+async def user_for_token(session: AsyncSession, token: str) -> User | None:
+    """The owner of a live API token (and mark it used), or None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    digest = hash_token(token)
+    record = await session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    if record is None or record.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(record.token_hash, digest):
+        return None
+    record.last_used_at = utcnow()
+    await session.commit()
+    return record.user
+
+
+async def create_user(
+    session: AsyncSession, username: str, password: str, *, is_admin: bool = False
+) -> User:
+    """Add a user with a hashed password and commit."""
+    user = User(username=username, password_hash=hash_password(password), is_admin=is_admin)
+    session.add(user)
+    await session.commit()
+    return user
+
+
+async def create_token(session: AsyncSession, user: User, label: str = "") -> str:
+    """Store a new token for ``user`` and return its plaintext, which is never stored."""
+    token = new_token()
+    session.add(ApiToken(user_id=user.id, label=label, token_hash=hash_token(token)))
+    await session.commit()
+    return token
+
+
+async def current_user() -> User | None:
+    """The signed-in user of this request (session cookie or bearer token), cached in ``g``."""
+    if "user" not in g:
+        user_id = session.get("user_id")
+        g.user = await db_session().get(User, user_id) if isinstance(user_id, int) else None
+    user: User | None = g.user
+    return user
+
+
+async def redirect_to_login() -> ResponseReturnValue:
+    """Flash the login prompt and redirect to the login page, coming back here after."""
+    await flash(LOGIN_MESSAGE, "security")
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("web.login", next=target))
+
+
+def login_required(
+    view: Callable[P, Awaitable[ResponseReturnValue]],
+) -> Callable[P, Awaitable[ResponseReturnValue]]:
+    """Send anonymous visitors of ``view`` to the login page, then back."""
+
+    @functools.wraps(view)
+    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        if await current_user() is None:
+            return await redirect_to_login()
+        return await view(*args, **kwargs)
+
+    return wrapped

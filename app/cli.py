@@ -1,0 +1,150 @@
+"""Command-line tools: ``quart --app asgi migrate|create-user|create-token|send-alert``."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import click
+from quart import Quart
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.alerts import UnknownChannelError, choose_channels, record_alert
+from app.auth import create_token, create_user
+from app.db import Database, get_db
+from app.dispatch import get_dispatcher
+from app.models import User
+
+T = TypeVar("T")
+ADMIN_USERNAME = "admin"
+
+
+def run(app: Quart, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` with the app's database open, inside an app context."""
+
+    async def main() -> T:
+        async with app.app_context():
+            database = get_db(app)
+            async with database.connected():
+                return await work(database)
+
+    return asyncio.run(main())
+
+
+def read_password(prompt: str) -> str:
+    """A password from a hidden prompt, or one line of stdin when it is not a terminal."""
+    if sys.stdin.isatty():
+        password: str = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise click.ClickException("the password must have at least 8 characters")
+    return password
+
+
+async def ensure_admin(database: Database, password: str | None) -> None:
+    """Create ``admin`` on a database with no users, with ``password`` or a generated one."""
+    async with database.session() as session:
+        if await session.scalar(select(func.count()).select_from(User)):
+            return
+        generated = None if password else secrets.token_urlsafe(12)
+        await create_user(session, ADMIN_USERNAME, password or str(generated), is_admin=True)
+    if generated:
+        click.echo(f"Created user '{ADMIN_USERNAME}' with password: {generated}")
+        click.echo("It is shown only this once; keep it somewhere safe.")
+    else:
+        click.echo(f"Created user '{ADMIN_USERNAME}' with the password in HERALD_ADMIN_PASSWORD.")
+
+
+def init_app(app: Quart) -> None:
+    """Register the commands on ``app.cli``."""
+
+    @app.cli.command("migrate")
+    def migrate() -> None:
+        """Apply the database migrations; create 'admin' on a fresh database."""
+
+        async def work(database: Database) -> None:
+            await database.migrate()
+            click.echo(f"Database is up to date: {database.url.render_as_string()}")
+            await ensure_admin(database, app.config.get("ADMIN_PASSWORD"))
+
+        run(app, work)
+
+    @app.cli.command("create-user")
+    @click.argument("name")
+    @click.option("--admin", is_flag=True, help="Make the user an administrator.")
+    def create_user_command(name: str, admin: bool) -> None:
+        """Create a dashboard user; the password is prompted for (or read from stdin)."""
+        password = read_password(f"Password for {name}")
+
+        async def work(database: Database) -> None:
+            async with database.session() as session:
+                await create_user(session, name, password, is_admin=admin)
+
+        try:
+            run(app, work)
+        except IntegrityError:
+            raise click.ClickException(f"a user named {name!r} already exists") from None
+        click.echo(f"Created {'administrator' if admin else 'user'} {name!r}.")
+
+    @app.cli.command("create-token")
+    @click.argument("name")
+    @click.option("--label", default="", help="What the token is for.")
+    def create_token_command(name: str, label: str) -> None:
+        """Create an API token for user NAME and print it once."""
+
+        async def work(database: Database) -> str:
+            async with database.session() as session:
+                user = await session.scalar(select(User).where(User.username == name))
+                if user is None:
+                    raise click.ClickException(f"there is no user named {name!r}")
+                return await create_token(session, user, label)
+
+        click.echo(run(app, work))
+
+    @app.cli.command("send-alert")
+    @click.argument("message")
+    @click.option("--title", default="", help="A one-line title.")
+    @click.option("--severity", type=click.Choice(["info", "warning", "critical"]), default="info")
+    @click.option("--channel", "channel_names", multiple=True, help="Repeat for several.")
+    def send_alert(message: str, title: str, severity: str, channel_names: tuple[str, ...]) -> None:
+        """Send an alert now and print each channel's result."""
+
+        async def work(database: Database) -> list[tuple[str, str, str, str]]:
+            dispatcher = get_dispatcher(app)
+            try:
+                channels = choose_channels(channel_names or None, dispatcher.channels)
+            except UnknownChannelError as error:
+                raise click.ClickException(str(error)) from None
+            async with database.session() as session:
+                record = await record_alert(
+                    session,
+                    message=message,
+                    title=title,
+                    severity=severity,
+                    channels=channels,
+                    source="cli",
+                )
+            outcomes = await dispatcher.dispatch_alert(record.id)
+            return [
+                (o.channel, o.status, f"{o.latency_ms:.0f} ms", o.error or "") for o in outcomes
+            ]
+
+        rows = run(app, work)
+        click.echo(format_table(("channel", "status", "latency", "error"), rows))
+        if any(status != "sent" for _, status, _, _ in rows):
+            sys.exit(1)
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain aligned columns."""
+    table = [header, *rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    )

@@ -1,0 +1,66 @@
+"""Error handlers: an HTML page for people, JSON for the API and for clients that ask for it.
+
+JSON errors look like ``{"error": "Not Found", "message": "...", "status_code": 404}``. A 500
+never shows internals: the page names only the request id, under which the error is logged.
+"""
+
+from __future__ import annotations
+
+from quart import Quart, g, jsonify, render_template, request
+from quart.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+INTERNAL_ERROR_MESSAGE = "Something went wrong on our side; the error has been logged."
+# Headers from the exception worth keeping (e.g. Allow on 405, WWW-Authenticate on 401).
+PASSED_HEADERS = {"allow", "www-authenticate", "retry-after"}
+
+
+def wants_json() -> bool:
+    """True for API paths and for clients that prefer JSON to HTML."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+async def error_response(error: HTTPException, message: str | None = None) -> ResponseReturnValue:
+    """Render ``error`` in the format the client wants."""
+    status = error.code or 500
+    text = message or error.description or error.name
+    headers = {k: v for k, v in error.get_headers() if k.lower() in PASSED_HEADERS}
+    if wants_json():
+        body: dict[str, object] = {"error": error.name, "message": text, "status_code": status}
+        if isinstance(error, InvalidInput):
+            body["fields"] = error.fields
+        return jsonify(body), status, headers
+    page = await render_template("errors/error.html", status=status, title=error.name, message=text)
+    return page, status, headers
+
+
+async def handle_http_error(error: HTTPException) -> ResponseReturnValue:
+    """Any ``abort()`` or routing error: 400, 401, 403, 404, 405, 413, 422, 429, ..."""
+    return await error_response(error)
+
+
+async def handle_internal_error(error: InternalServerError) -> ResponseReturnValue:
+    """Unhandled exceptions arrive here wrapped in a 500; tell the client nothing about them."""
+    g.unhandled_error = error.original_exception or error
+    message = f"{INTERNAL_ERROR_MESSAGE} Request id: {g.get('request_id', '-')}."
+    return await error_response(InternalServerError(), message)
+
+
+def init_app(app: Quart) -> None:
+    """Register the handlers on ``app``."""
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(InternalServerError, handle_internal_error)
+
+
+class InvalidInput(HTTPException):
+    """422 with a message per bad field, shown as ``fields`` in the JSON body."""
+
+    code = 422
+    name = "Unprocessable Entity"
+
+    def __init__(self, description: str, fields: dict[str, str]) -> None:
+        super().__init__(description)
+        self.fields = fields

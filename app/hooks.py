@@ -1,0 +1,82 @@
+"""App-wide request hooks: timing and request id in ``g``, security headers, failure logs.
+
+``after_request`` functions run in the reverse of their registration order, and they run
+even when a ``before_request`` hook answered early, so every response carries the headers.
+The timing hook is registered first so that it runs last and measures the other hooks too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from quart import Quart, Response, g, request
+
+from app.middleware import REQUEST_ID_SCOPE_KEY
+
+logger = logging.getLogger("herald.requests")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+}
+
+
+async def start_request() -> None:
+    """Note when the request started and which id it carries."""
+    g.request_started = time.perf_counter()
+    g.request_id = request.scope.get(REQUEST_ID_SCOPE_KEY) or uuid.uuid4().hex
+
+
+async def add_timing_headers(response: Response) -> Response:
+    """``X-Processing-Time`` (ms, from ``before_request`` to now) and ``X-Request-ID``."""
+    started = g.get("request_started")
+    if started is not None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        response.headers["X-Processing-Time"] = f"{elapsed_ms:.2f}ms"
+    if "request_id" in g:
+        response.headers["X-Request-ID"] = g.request_id
+    return response
+
+
+async def add_security_headers(response: Response) -> Response:
+    """Headers that keep browsers from sniffing, framing or leaking what Herald shows."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+async def log_failure(error: BaseException | None) -> None:
+    """Log a request that ended in an unhandled error, with its request id."""
+    error = error or g.pop("unhandled_error", None)
+    if error is not None:
+        logger.error(
+            "request %s %s failed with %s [request_id=%s]",
+            request.method,
+            request.path,
+            type(error).__name__,
+            g.get("request_id", "-"),
+        )
+
+
+def init_app(app: Quart) -> None:
+    """Register the hooks on ``app``."""
+    app.before_request(start_request)
+    app.after_request(add_timing_headers)  # registered first: runs last
+    app.after_request(add_security_headers)
+    app.teardown_request(log_failure)

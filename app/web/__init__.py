@@ -1,0 +1,25 @@
+"""The dashboard blueprint: login, compose and follow alerts, administration."""
+
+from __future__ import annotations
+
+from quart import Blueprint, request
+from quart.typing import ResponseReturnValue
+
+from app import csrf
+from app.auth import current_user, redirect_to_login
+
+bp = Blueprint("web", __name__)
+PUBLIC_ENDPOINTS = frozenset({"web.login"})
+
+
+@bp.before_request
+async def require_login() -> ResponseReturnValue | None:
+    """The login gate: every dashboard page but the login page needs a signed-in user."""
+    if request.endpoint in PUBLIC_ENDPOINTS or await current_user() is not None:
+        return None
+    return await redirect_to_login()
+
+
+bp.before_request(csrf.protect)
+
+from app.web import views  # noqa: E402,F401  - registers the routes on bp

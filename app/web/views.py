@@ -1,0 +1,133 @@
+"""Dashboard pages."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from quart import abort, flash, redirect, render_template, request, session, url_for
+from quart.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from app.alerts import UnknownChannelError, choose_channels, get_alert, recent_alerts, record_alert
+from app.auth import authenticate, current_user
+from app.db import db_session
+from app.dispatch import get_dispatcher
+from app.models import ApiToken, User
+from app.schemas import AlertIn, field_errors
+from app.web import bp
+
+RECENT_ALERTS = 20
+SEVERITIES = ("info", "warning", "critical")
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` when it is a path on this site, else the dashboard (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return url_for("web.dashboard")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return url_for("web.dashboard")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+async def login() -> ResponseReturnValue:
+    """Show the login form; on POST, sign the user in."""
+    if request.method == "GET":
+        return await render_template("web/login.html")
+    form = await request.form
+    user = await authenticate(db_session(), form.get("username", ""), form.get("password", ""))
+    if user is None:
+        await flash("Invalid username or password.", "error")
+        return await render_template("web/login.html", username=form.get("username", "")), 401
+    session.clear()  # a fresh session on every login: no fixation
+    session["user_id"] = user.id
+    await flash(f"Welcome, {user.username}.", "success")
+    return redirect(safe_next(request.args.get("next")))
+
+
+@bp.post("/logout")
+async def logout() -> ResponseReturnValue:
+    """Sign out and forget the session."""
+    session.clear()
+    await flash("You have been logged out.", "info")
+    return redirect(url_for("web.login"))
+
+
+async def render_dashboard(
+    form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> str:
+    alerts = await recent_alerts(db_session(), limit=RECENT_ALERTS)
+    channels = list(get_dispatcher().channels)
+    return await render_template(
+        "web/dashboard.html",
+        alerts=alerts,
+        channels=channels,
+        severities=SEVERITIES,
+        form=form or {"severity": "info", "channels": channels},
+        errors=errors or {},
+    )
+
+
+@bp.get("/")
+async def dashboard() -> ResponseReturnValue:
+    """The compose form and the recent alerts with their per-channel status."""
+    return await render_dashboard()
+
+
+@bp.post("/alerts")
+async def send_alert() -> ResponseReturnValue:
+    """Record the composed alert and start sending it."""
+    form = await request.form
+    values = {
+        "title": form.get("title", "").strip(),
+        "message": form.get("message", ""),
+        "severity": form.get("severity", "info"),
+        "channels": form.getlist("channels"),
+    }
+    errors = {} if values["channels"] else {"channels": "Choose at least one channel."}
+    try:
+        payload = AlertIn.model_validate(values)
+        channels = choose_channels(payload.channels, get_dispatcher().channels)
+    except ValidationError as error:
+        errors = field_errors(error) | errors
+    except UnknownChannelError as error:
+        errors["channels"] = str(error)
+    if errors:
+        return await render_dashboard(values, errors), 422
+    user = await current_user()
+    record = await record_alert(
+        db_session(),
+        message=payload.message,
+        title=payload.title,
+        severity=payload.severity,
+        channels=channels,
+        source="web",
+        created_by_id=user.id if user else None,
+    )
+    get_dispatcher().submit(record.id)
+    await flash(f"Alert #{record.id} is on its way to {len(channels)} channel(s).", "success")
+    return redirect(url_for("web.alert_detail", alert_id=record.id))
+
+
+@bp.get("/alerts/<int:alert_id>")
+async def alert_detail(alert_id: int) -> ResponseReturnValue:
+    """One alert with each channel's status, attempts, latency and error."""
+    record = await get_alert(db_session(), alert_id)
+    if record is None:
+        abort(404, f"There is no alert #{alert_id}.")
+    return await render_template("web/alert.html", alert=record)
+
+
+@bp.get("/admin")
+async def admin() -> ResponseReturnValue:
+    """Users and API tokens; administrators only."""
+    user = await current_user()
+    if user is None or not user.is_admin:
+        abort(403, "Only administrators can see this page.")
+    session_ = db_session()
+    users = list(await session_.scalars(select(User).order_by(User.username)))
+    tokens = list(await session_.scalars(select(ApiToken).order_by(ApiToken.id)))
+    return await render_template("web/admin.html", users=users, tokens=tokens)

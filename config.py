@@ -1,0 +1,135 @@
+"""Herald settings: defaults per environment, overridden by ``HERALD_``-prefixed variables.
+
+``HERALD_ENV`` picks the class (``development`` by default). Any setting can then be overridden
+by an environment variable named ``HERALD_<SETTING>``; its value is parsed as JSON when it can be
+(``HERALD_CHANNEL_TIMEOUT=5`` is the number 5, ``HERALD_CHANNELS='["a.B"]'`` a list) and taken as a
+string otherwise. Everything is checked once, in :func:`validate`, before the app serves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+DEV_SECRET_KEY = "herald-development-secret-key-change-me"  # noqa: S105 - refused in production
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "PRIVATE_KEY")
+SEVERITIES = ("info", "warning", "critical")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the key."""
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    ENV = "base"
+    DEBUG = False
+    TESTING = False
+    SECRET_KEY = DEV_SECRET_KEY
+    DATABASE_URL = f"sqlite+aiosqlite:///{INSTANCE_DIR / 'herald.db'}"
+    CHANNELS: ClassVar[list[str]] = ["channels.console.ConsoleChannel"]
+    CHANNEL_TIMEOUT = 10.0
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    ADMIN_PASSWORD: str | None = None
+    APP_NAME = "Herald"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "herald_session"
+    PROPAGATE_EXCEPTIONS = False  # errors always reach Herald's handlers, in tests too
+    LOG_LEVEL = "INFO"
+
+
+class DevelopmentConfig(Config):
+    """Local use: `make run`."""
+
+    ENV = "development"
+    DEBUG = False  # Quart's debug mode adds nothing Herald needs and shows tracebacks.
+
+
+class TestingConfig(Config):
+    """The test suite; tests override DATABASE_URL and CHANNELS."""
+
+    ENV = "testing"
+    TESTING = True
+    SECRET_KEY = "herald-testing-secret-key"  # noqa: S105
+    DATABASE_URL = "sqlite+aiosqlite:///:memory:"
+    CHANNEL_TIMEOUT = 2.0
+
+
+class ProductionConfig(Config):
+    """Serving real users: the secret key must come from the environment."""
+
+    ENV = "production"
+    SECRET_KEY = ""
+    SESSION_COOKIE_SECURE = True
+
+
+ENVIRONMENTS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_class(env: str | None = None) -> type[Config]:
+    """Return the settings class named by ``env`` or ``HERALD_ENV`` (default development)."""
+    name = env if env is not None else os.environ.get("HERALD_ENV", "development")
+    try:
+        return ENVIRONMENTS[name]
+    except KeyError:
+        choices = ", ".join(ENVIRONMENTS)
+        raise ConfigError(
+            f"HERALD_ENV: unknown environment {name!r}; choose one of {choices}"
+        ) from None
+
+
+def _require(condition: bool, key: str, problem: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: {problem}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def validate(settings: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the first key that is missing or has a wrong value."""
+    secret = settings.get("SECRET_KEY")
+    _require(isinstance(secret, str) and len(secret) >= 16, "SECRET_KEY", "must be 16+ characters")
+    if settings.get("ENV") == "production":
+        _require(
+            secret != DEV_SECRET_KEY, "SECRET_KEY", "the development key is refused in production"
+        )
+    url = settings.get("DATABASE_URL")
+    _require(isinstance(url, str) and "://" in url, "DATABASE_URL", "must be a SQLAlchemy URL")
+    channels = settings.get("CHANNELS")
+    _require(
+        isinstance(channels, list) and bool(channels) and all(isinstance(c, str) for c in channels),
+        "CHANNELS",
+        "must be a non-empty list of dotted class paths",
+    )
+    timeout: Any = settings.get("CHANNEL_TIMEOUT")
+    _require(_is_number(timeout) and timeout > 0, "CHANNEL_TIMEOUT", "must be positive")
+    limit = settings.get("MAX_CONTENT_LENGTH")
+    _require(
+        isinstance(limit, int) and not isinstance(limit, bool) and limit > 0,
+        "MAX_CONTENT_LENGTH",
+        "must be a positive whole number of bytes",
+    )
+
+
+def masked(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``settings`` that is safe to log: secrets are replaced by ``'***'``."""
+    return {key: "***" if is_secret(key) and value else value for key, value in settings.items()}
+
+
+def is_secret(key: str) -> bool:
+    """Tell whether the setting named ``key`` holds a credential that must never be shown."""
+    return any(word in key for word in SECRET_WORDS)
