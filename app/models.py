@@ -119,7 +119,7 @@ class AlertRecord(Base):
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="alert",
         cascade="all, delete-orphan",
-        order_by="Delivery.channel",
+        order_by="Delivery.id",
         lazy="selectin",
     )
 

@@ -22,7 +22,7 @@ async def require_token() -> None:
     if user is None:
         raise Unauthorized(
             "A valid API token is required: send 'Authorization: Bearer <token>'.",
-            www_authenticate=WWWAuthenticate("bearer", {"realm": "herald"}),
+            www_authenticate=WWWAuthenticate("bearer", {"realm": "Herald API"}),
         )
     g.user = user
 

@@ -1,0 +1,118 @@
+"""Shared fixtures: a migrated app per test, a client, and sign-in helpers."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from app import create_app
+from app.auth import create_token, create_user
+from app.db import get_db
+from app.models import User
+from tests.sample_channels import FailingChannel, RecordingChannel, path
+
+PASSWORD = "correct horse battery staple"
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the test alone, never from the developer's shell."""
+    for key in list(os.environ):
+        if key.startswith("HERALD_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(name="settings")
+def _settings(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}",
+        "CHANNELS": [path(RecordingChannel), path(FailingChannel)],
+        "CHANNEL_TIMEOUT": 2.0,
+    }
+
+
+async def migrated_app(settings: dict[str, Any]) -> Quart:
+    """A Herald app for ``settings`` whose database has every migration applied."""
+    app = create_app(settings, env="testing")
+    async with get_db(app).connected() as database:
+        await database.migrate()
+    return app
+
+
+@pytest.fixture(name="app")
+async def _app(settings: dict[str, Any]) -> AsyncIterator[Quart]:
+    app = await migrated_app(settings)
+    async with app.test_app():  # runs before_serving / after_serving like a server would
+        yield app
+
+
+@pytest.fixture(name="client")
+def _client(app: Quart) -> TestClientProtocol:
+    return app.test_client()
+
+
+async def add_user(app: Quart, username: str, *, admin: bool = False) -> User:
+    """Store a user whose password is :data:`PASSWORD`."""
+    async with get_db(app).session() as session:
+        return await create_user(session, username, PASSWORD, is_admin=admin)
+
+
+@pytest.fixture(name="user")
+async def _user(app: Quart) -> User:
+    return await add_user(app, "alice")
+
+
+@pytest.fixture(name="admin")
+async def _admin(app: Quart) -> User:
+    return await add_user(app, "root", admin=True)
+
+
+@pytest.fixture(name="token")
+async def _token(app: Quart, user: User) -> str:
+    async with get_db(app).session() as session:
+        return await create_token(session, user, "tests")
+
+
+@pytest.fixture(name="bearer")
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def csrf_from(client: TestClientProtocol, url: str = "/login") -> str:
+    """GET ``url`` and return the CSRF token its form carries."""
+    response = await client.get(url)
+    match = CSRF_INPUT.search(await response.get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+class AuthActions:
+    """Sign in and out through the real login form (flaskr's ``auth`` fixture)."""
+
+    def __init__(self, client: TestClientProtocol) -> None:
+        self.client = client
+
+    async def login(
+        self, username: str = "alice", password: str = PASSWORD, next_: str = ""
+    ) -> Any:
+        token = await csrf_from(self.client)
+        url = f"/login?next={next_}" if next_ else "/login"
+        form = {"username": username, "password": password, "csrf_token": token}
+        return await self.client.post(url, form=form)
+
+    async def logout(self) -> Any:
+        token = await csrf_from(self.client, "/")
+        return await self.client.post("/logout", form={"csrf_token": token})
+
+
+@pytest.fixture(name="auth")
+def _auth(client: TestClientProtocol) -> AuthActions:
+    return AuthActions(client)

@@ -1,0 +1,87 @@
+"""Channels for tests: real Channel subclasses loaded by dotted path like any user's own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from channels.base import Alert, Channel, DeliveryError
+
+SLOW_SECONDS = 0.5  # a provider's round trip, as the end-to-end timing test assumes
+
+
+class RecordingChannel(Channel):
+    """Delivers instantly and keeps every alert it was given."""
+
+    name = "recording"
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.received: list[Alert] = []
+
+    async def send(self, alert: Alert) -> None:
+        self.received.append(alert)
+
+
+class SlowChannel(RecordingChannel):
+    """Takes half a second per alert, like a provider across a network."""
+
+    name = "slow1"
+
+    async def send(self, alert: Alert) -> None:
+        await asyncio.sleep(SLOW_SECONDS)
+        await super().send(alert)
+
+
+class SecondSlowChannel(SlowChannel):
+    name = "slow2"
+
+
+class ThirdSlowChannel(SlowChannel):
+    name = "slow3"
+
+
+class FailingChannel(Channel):
+    """Always refuses, as a provider rejecting the request would."""
+
+    name = "failing"
+
+    async def send(self, alert: Alert) -> None:
+        raise DeliveryError("provider said no (code 21211)")
+
+
+class HangingChannel(Channel):
+    """Never answers: only the dispatcher's timeout ends it."""
+
+    name = "hanging"
+
+    async def send(self, alert: Alert) -> None:
+        await asyncio.Event().wait()
+
+
+class NeedsSettingChannel(Channel):
+    """Requires SAMPLE_API_KEY, to show start-up refusing a missing setting."""
+
+    name = "needs-setting"
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.api_key = self.setting("SAMPLE_API_KEY")
+
+    async def send(self, alert: Alert) -> None:
+        return None
+
+
+class NotAChannel:
+    """Has a send method but is not a Channel subclass."""
+
+    name = "impostor"
+
+    async def send(self, alert: Alert) -> None:
+        return None
+
+
+def path(cls: type[object]) -> str:
+    """The dotted path a CHANNELS entry uses for ``cls``."""
+    return f"{cls.__module__}.{cls.__qualname__}"

@@ -1,0 +1,122 @@
+"""The login gate, login and logout, flash categories and open-redirect protection."""
+
+from __future__ import annotations
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from app.models import User
+from tests.conftest import AuthActions, csrf_from
+
+
+async def test_anonymous_dashboard_redirects_to_login_with_security_flash(
+    client: TestClientProtocol,
+) -> None:
+    response = await client.get("/alerts/1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/alerts/1"
+
+    page = await (await client.get("/login?next=/alerts/1")).get_data(as_text=True)
+    # category_filter puts the security notice in its own section, apart from other flashes
+    section = page.split('<section class="security-notices"', 1)[1].split("</section>", 1)[0]
+    assert 'data-category="security">Please log in to continue.</li>' in section
+
+
+async def test_security_flash_is_consumed_after_one_display(client: TestClientProtocol) -> None:
+    await client.get("/")
+    first = await (await client.get("/login")).get_data(as_text=True)
+    second = await (await client.get("/login")).get_data(as_text=True)
+    assert "Please log in to continue." in first
+    assert "Please log in to continue." not in second
+
+
+async def test_login_success_flashes_and_follows_local_next(
+    auth: AuthActions, client: TestClientProtocol, user: User
+) -> None:
+    response = await auth.login(next_="/admin")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin"
+    page = await (await client.get("/")).get_data(as_text=True)
+    assert 'class="flash flash-success"' in page
+    assert "Welcome, alice." in page
+
+
+@pytest.mark.parametrize(
+    "next_",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        "%2F%2Fevil.example",
+    ],
+)
+async def test_login_never_redirects_off_site(auth: AuthActions, user: User, next_: str) -> None:
+    response = await auth.login(next_=next_)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+async def test_wrong_password_answers_401_with_error_flash(auth: AuthActions, user: User) -> None:
+    response = await auth.login(password="not the password")
+    assert response.status_code == 401
+    page = await response.get_data(as_text=True)
+    assert 'data-category="error">Invalid username or password.</li>' in page
+
+
+async def test_unknown_user_gets_the_same_answer(auth: AuthActions, user: User) -> None:
+    response = await auth.login(username="mallory")
+    assert response.status_code == 401
+    assert "Invalid username or password." in await response.get_data(as_text=True)
+
+
+async def test_login_replaces_the_session(client: TestClientProtocol, user: User) -> None:
+    token_before = await csrf_from(client)
+    async with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    await client.post(
+        "/login",
+        form={
+            "username": "alice",
+            "password": "correct horse battery staple",
+            "csrf_token": token_before,
+        },
+    )
+    async with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session.get("csrf_token") != token_before
+        assert isinstance(session.get("user_id"), int)
+
+
+async def test_logout_flashes_info_and_locks_the_dashboard(
+    auth: AuthActions, client: TestClientProtocol, user: User
+) -> None:
+    await auth.login()
+    response = await auth.logout()
+    assert response.headers["Location"] == "/login"
+    page = await (await client.get("/login")).get_data(as_text=True)
+    assert 'data-category="info">You have been logged out.</li>' in page
+    assert (await client.get("/")).status_code == 302
+
+
+async def test_logout_requires_post(
+    auth: AuthActions, client: TestClientProtocol, user: User
+) -> None:
+    await auth.login()
+    assert (await client.get("/logout")).status_code == 405
+
+
+async def test_login_required_decorator_guards_a_single_view(app: Quart) -> None:
+    from app.auth import login_required
+
+    @app.route("/standalone")
+    @login_required
+    async def standalone() -> str:
+        return "secret"
+
+    response = await app.test_client().get("/standalone")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/standalone"
+    assert standalone.__name__ == "standalone"  # functools.wraps kept the view's identity
