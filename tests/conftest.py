@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from quart import Quart
-from quart.typing import TestClientProtocol
+from quart.typing import TestClientProtocol as Client
 
 from app import create_app
 from app.auth import create_token, create_user
@@ -55,7 +55,7 @@ async def _app(settings: dict[str, Any]) -> AsyncIterator[Quart]:
 
 
 @pytest.fixture(name="client")
-def _client(app: Quart) -> TestClientProtocol:
+def _client(app: Quart) -> Client:
     return app.test_client()
 
 
@@ -86,7 +86,7 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def csrf_from(client: TestClientProtocol, url: str = "/login") -> str:
+async def csrf_from(client: Client, url: str = "/login") -> str:
     """GET ``url`` and return the CSRF token its form carries."""
     response = await client.get(url)
     match = CSRF_INPUT.search(await response.get_data(as_text=True))
@@ -97,7 +97,7 @@ async def csrf_from(client: TestClientProtocol, url: str = "/login") -> str:
 class AuthActions:
     """Sign in and out through the real login form (flaskr's ``auth`` fixture)."""
 
-    def __init__(self, client: TestClientProtocol) -> None:
+    def __init__(self, client: Client) -> None:
         self.client = client
 
     async def login(
@@ -114,5 +114,5 @@ class AuthActions:
 
 
 @pytest.fixture(name="auth")
-def _auth(client: TestClientProtocol) -> AuthActions:
+def _auth(client: Client) -> AuthActions:
     return AuthActions(client)

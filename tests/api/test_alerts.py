@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from quart import Quart
-from quart.typing import TestClientProtocol
+from quart.typing import TestClientProtocol as Client
 
 from app.auth import hash_token
 from app.db import get_db
@@ -27,7 +27,7 @@ from app.models import ApiToken, utcnow
     ],
 )
 async def test_missing_or_invalid_token_is_401_json(
-    client: TestClientProtocol, token: str, authorization: str | None
+    client: Client, token: str, authorization: str | None
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     response = await client.get("/api/alerts", headers=headers)
@@ -39,7 +39,7 @@ async def test_missing_or_invalid_token_is_401_json(
     assert "Bearer" in body["message"]
 
 
-async def test_revoked_token_is_refused(app: Quart, client: TestClientProtocol, token: str) -> None:
+async def test_revoked_token_is_refused(app: Quart, client: Client, token: str) -> None:
     async with get_db(app).session() as session:
         record = await session.get(ApiToken, 1)
         assert record is not None
@@ -50,9 +50,7 @@ async def test_revoked_token_is_refused(app: Quart, client: TestClientProtocol, 
     assert response.status_code == 401
 
 
-async def test_token_use_is_recorded(
-    app: Quart, client: TestClientProtocol, bearer: dict[str, str]
-) -> None:
+async def test_token_use_is_recorded(app: Quart, client: Client, bearer: dict[str, str]) -> None:
     assert (await client.get("/api/channels", headers=bearer)).status_code == 200
     async with get_db(app).session() as session:
         record = await session.get(ApiToken, 1)
@@ -61,7 +59,7 @@ async def test_token_use_is_recorded(
 
 
 async def test_post_alert_answers_202_and_dispatches_in_background(
-    app: Quart, client: TestClientProtocol, bearer: dict[str, str]
+    app: Quart, client: Client, bearer: dict[str, str]
 ) -> None:
     response = await client.post(
         "/api/alerts",
@@ -91,7 +89,7 @@ async def test_post_alert_answers_202_and_dispatches_in_background(
 
 
 async def test_prefer_wait_answers_200_with_final_statuses(
-    client: TestClientProtocol, bearer: dict[str, str]
+    client: Client, bearer: dict[str, str]
 ) -> None:
     response = await client.post(
         "/api/alerts",
@@ -105,9 +103,7 @@ async def test_prefer_wait_answers_200_with_final_statuses(
     assert body["deliveries"][0]["status"] == "sent"
 
 
-async def test_prefer_wait_is_capped_at_30_seconds(
-    client: TestClientProtocol, bearer: dict[str, str]
-) -> None:
+async def test_prefer_wait_is_capped_at_30_seconds(client: Client, bearer: dict[str, str]) -> None:
     response = await client.post(
         "/api/alerts",
         json={"message": "x", "channels": ["recording"]},
@@ -116,9 +112,7 @@ async def test_prefer_wait_is_capped_at_30_seconds(
     assert response.headers["Preference-Applied"] == "wait=30"
 
 
-async def post_raw(
-    client: TestClientProtocol, bearer: dict[str, str], body: bytes, **headers: str
-) -> Any:
+async def post_raw(client: Client, bearer: dict[str, str], body: bytes, **headers: str) -> Any:
     headers = {"Content-Type": "application/json", **bearer, **headers}
     return await client.post("/api/alerts", data=body, headers=headers)
 
@@ -144,7 +138,7 @@ async def post_raw(
     ],
 )
 async def test_bad_input_is_a_clear_4xx_and_records_nothing(
-    client: TestClientProtocol, bearer: dict[str, str], body: bytes, status: int, expected: str
+    client: Client, bearer: dict[str, str], body: bytes, status: int, expected: str
 ) -> None:
     response = await post_raw(client, bearer, body)
     assert response.status_code == status
@@ -155,9 +149,7 @@ async def test_bad_input_is_a_clear_4xx_and_records_nothing(
     assert listing["alerts"] == []
 
 
-async def test_unknown_channel_lists_the_valid_ones(
-    client: TestClientProtocol, bearer: dict[str, str]
-) -> None:
+async def test_unknown_channel_lists_the_valid_ones(client: Client, bearer: dict[str, str]) -> None:
     response = await post_raw(
         client, bearer, b'{"message": "x", "channels": ["pager", "recording"]}'
     )
@@ -168,16 +160,14 @@ async def test_unknown_channel_lists_the_valid_ones(
     )
 
 
-async def test_wrong_content_type_is_415(
-    client: TestClientProtocol, bearer: dict[str, str]
-) -> None:
+async def test_wrong_content_type_is_415(client: Client, bearer: dict[str, str]) -> None:
     response = await post_raw(client, bearer, b'{"message": "x"}', **{"Content-Type": "text/plain"})
     assert response.status_code == 415
     assert "application/json" in (await response.get_json())["message"]
 
 
 async def test_body_over_the_limit_is_413(
-    app: Quart, client: TestClientProtocol, bearer: dict[str, str]
+    app: Quart, client: Client, bearer: dict[str, str]
 ) -> None:
     limit = app.config["MAX_CONTENT_LENGTH"]
     body = b'{"message": "' + b"x" * limit + b'"}'
@@ -187,7 +177,7 @@ async def test_body_over_the_limit_is_413(
 
 
 async def test_list_is_newest_first_and_pages_with_before(
-    client: TestClientProtocol, bearer: dict[str, str]
+    client: Client, bearer: dict[str, str]
 ) -> None:
     for n in range(5):
         await post_raw(client, bearer, f'{{"message": "m{n}", "channels": ["recording"]}}'.encode())
@@ -205,7 +195,7 @@ async def test_list_is_newest_first_and_pages_with_before(
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=ten", "before=-1", "before=x"])
 async def test_bad_paging_arguments_are_422(
-    client: TestClientProtocol, bearer: dict[str, str], query: str
+    client: Client, bearer: dict[str, str], query: str
 ) -> None:
     response = await client.get(f"/api/alerts?{query}", headers=bearer)
     assert response.status_code == 422
@@ -213,9 +203,7 @@ async def test_bad_paging_arguments_are_422(
     assert name in (await response.get_json())["fields"]
 
 
-async def test_unknown_alert_is_404_json(
-    client: TestClientProtocol, bearer: dict[str, str]
-) -> None:
+async def test_unknown_alert_is_404_json(client: Client, bearer: dict[str, str]) -> None:
     response = await client.get("/api/alerts/77", headers=bearer)
     assert response.status_code == 404
     assert await response.get_json() == {
@@ -225,9 +213,7 @@ async def test_unknown_alert_is_404_json(
     }
 
 
-async def test_channels_lists_names_and_classes(
-    client: TestClientProtocol, bearer: dict[str, str]
-) -> None:
+async def test_channels_lists_names_and_classes(client: Client, bearer: dict[str, str]) -> None:
     body = await (await client.get("/api/channels", headers=bearer)).get_json()
     assert body == {
         "channels": [
@@ -237,15 +223,13 @@ async def test_channels_lists_names_and_classes(
     }
 
 
-async def test_healthz_needs_no_token(client: TestClientProtocol) -> None:
+async def test_healthz_needs_no_token(client: Client) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert await response.get_json() == {"status": "ok"}
 
 
-async def test_wrong_method_is_405_json_with_allow(
-    client: TestClientProtocol, bearer: dict[str, str]
-) -> None:
+async def test_wrong_method_is_405_json_with_allow(client: Client, bearer: dict[str, str]) -> None:
     response = await client.delete("/api/channels", headers=bearer)
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]

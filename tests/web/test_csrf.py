@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from quart.typing import TestClientProtocol
+from quart.typing import TestClientProtocol as Client
 
 from app.models import User
 from tests.conftest import PASSWORD, AuthActions, csrf_from
@@ -11,7 +11,7 @@ from tests.conftest import PASSWORD, AuthActions, csrf_from
 
 @pytest.mark.parametrize("sent", [None, "", "forged-token", "é-not-ascii"])
 async def test_login_with_missing_or_wrong_token_is_refused(
-    client: TestClientProtocol, user: User, sent: str | None
+    client: Client, user: User, sent: str | None
 ) -> None:
     await csrf_from(client)  # the session now has a real token
     form = {"username": "alice", "password": PASSWORD}
@@ -25,7 +25,7 @@ async def test_login_with_missing_or_wrong_token_is_refused(
 
 
 async def test_alert_form_without_token_sends_nothing(
-    auth: AuthActions, client: TestClientProtocol, user: User
+    auth: AuthActions, client: Client, user: User
 ) -> None:
     await auth.login()
     response = await client.post("/alerts", form={"message": "hi", "channels": "recording"})
@@ -34,9 +34,7 @@ async def test_alert_form_without_token_sends_nothing(
     assert "No alerts yet" in page
 
 
-async def test_token_in_header_is_accepted(
-    auth: AuthActions, client: TestClientProtocol, user: User
-) -> None:
+async def test_token_in_header_is_accepted(auth: AuthActions, client: Client, user: User) -> None:
     await auth.login()
     token = await csrf_from(client, "/")
     response = await client.post("/logout", headers={"X-CSRF-Token": token})

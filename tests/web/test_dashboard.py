@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 from quart import Quart, Response
-from quart.typing import TestClientProtocol
+from quart.typing import TestClientProtocol as Client
 
 from app.dispatch import get_dispatcher
 from app.models import User
@@ -14,7 +14,7 @@ from tests.conftest import AuthActions, csrf_from
 from tests.sample_channels import RecordingChannel
 
 
-async def post_alert(client: TestClientProtocol, **fields: str | list[str]) -> Response:
+async def post_alert(client: Client, **fields: str | list[str]) -> Response:
     """Submit the compose form; list values become repeated fields, as a browser sends them."""
     pairs = [("csrf_token", await csrf_from(client, "/"))]
     for name, value in fields.items():
@@ -25,7 +25,7 @@ async def post_alert(client: TestClientProtocol, **fields: str | list[str]) -> R
 
 
 async def test_dashboard_offers_every_channel(
-    auth: AuthActions, client: TestClientProtocol, user: User
+    auth: AuthActions, client: Client, user: User
 ) -> None:
     await auth.login()
     page = await (await client.get("/")).get_data(as_text=True)
@@ -34,7 +34,7 @@ async def test_dashboard_offers_every_channel(
 
 
 async def test_sending_from_the_form_delivers_and_shows_the_alert(
-    app: Quart, auth: AuthActions, client: TestClientProtocol, user: User
+    app: Quart, auth: AuthActions, client: Client, user: User
 ) -> None:
     await auth.login()
     response = await post_alert(
@@ -55,7 +55,7 @@ async def test_sending_from_the_form_delivers_and_shows_the_alert(
 
 
 async def test_failed_channel_shows_its_error(
-    app: Quart, auth: AuthActions, client: TestClientProtocol, user: User
+    app: Quart, auth: AuthActions, client: Client, user: User
 ) -> None:
     await auth.login()
     await post_alert(client, message="boom", channels=["recording", "failing"])
@@ -85,7 +85,7 @@ async def test_failed_channel_shows_its_error(
 )
 async def test_invalid_form_is_shown_again_with_the_error_and_nothing_sent(
     auth: AuthActions,
-    client: TestClientProtocol,
+    client: Client,
     user: User,
     fields: dict[str, str | list[str]],
     field: str,
@@ -101,9 +101,7 @@ async def test_invalid_form_is_shown_again_with_the_error_and_nothing_sent(
     assert "No alerts yet" in page
 
 
-async def test_missing_alert_is_a_404_page(
-    auth: AuthActions, client: TestClientProtocol, user: User
-) -> None:
+async def test_missing_alert_is_a_404_page(auth: AuthActions, client: Client, user: User) -> None:
     await auth.login()
     response = await client.get("/alerts/999")
     assert response.status_code == 404
@@ -111,7 +109,7 @@ async def test_missing_alert_is_a_404_page(
 
 
 async def test_admin_page_is_forbidden_to_users(
-    auth: AuthActions, client: TestClientProtocol, user: User
+    auth: AuthActions, client: Client, user: User
 ) -> None:
     await auth.login()
     response = await client.get("/admin")
@@ -122,7 +120,7 @@ async def test_admin_page_is_forbidden_to_users(
 
 
 async def test_admin_page_lists_users_and_tokens(
-    auth: AuthActions, client: TestClientProtocol, user: User, admin: User, token: str
+    auth: AuthActions, client: Client, user: User, admin: User, token: str
 ) -> None:
     await auth.login("root")
     response = await client.get("/admin")

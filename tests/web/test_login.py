@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 from quart import Quart
-from quart.typing import TestClientProtocol
+from quart.typing import TestClientProtocol as Client
 
 from app.models import User
 from tests.conftest import AuthActions, csrf_from
 
 
 async def test_anonymous_dashboard_redirects_to_login_with_security_flash(
-    client: TestClientProtocol,
+    client: Client,
 ) -> None:
     response = await client.get("/alerts/1")
     assert response.status_code == 302
@@ -23,7 +23,7 @@ async def test_anonymous_dashboard_redirects_to_login_with_security_flash(
     assert 'data-category="security">Please log in to continue.</li>' in section
 
 
-async def test_security_flash_is_consumed_after_one_display(client: TestClientProtocol) -> None:
+async def test_security_flash_is_consumed_after_one_display(client: Client) -> None:
     await client.get("/")
     first = await (await client.get("/login")).get_data(as_text=True)
     second = await (await client.get("/login")).get_data(as_text=True)
@@ -32,7 +32,7 @@ async def test_security_flash_is_consumed_after_one_display(client: TestClientPr
 
 
 async def test_login_success_flashes_and_follows_local_next(
-    auth: AuthActions, client: TestClientProtocol, user: User
+    auth: AuthActions, client: Client, user: User
 ) -> None:
     response = await auth.login(next_="/admin")
     assert response.status_code == 302
@@ -72,7 +72,7 @@ async def test_unknown_user_gets_the_same_answer(auth: AuthActions, user: User) 
     assert "Invalid username or password." in await response.get_data(as_text=True)
 
 
-async def test_login_replaces_the_session(client: TestClientProtocol, user: User) -> None:
+async def test_login_replaces_the_session(client: Client, user: User) -> None:
     token_before = await csrf_from(client)
     async with client.session_transaction() as session:
         session["planted"] = "by an attacker"
@@ -91,7 +91,7 @@ async def test_login_replaces_the_session(client: TestClientProtocol, user: User
 
 
 async def test_logout_flashes_info_and_locks_the_dashboard(
-    auth: AuthActions, client: TestClientProtocol, user: User
+    auth: AuthActions, client: Client, user: User
 ) -> None:
     await auth.login()
     response = await auth.logout()
@@ -101,9 +101,7 @@ async def test_logout_flashes_info_and_locks_the_dashboard(
     assert (await client.get("/")).status_code == 302
 
 
-async def test_logout_requires_post(
-    auth: AuthActions, client: TestClientProtocol, user: User
-) -> None:
+async def test_logout_requires_post(auth: AuthActions, client: Client, user: User) -> None:
     await auth.login()
     assert (await client.get("/logout")).status_code == 405
 
