@@ -152,7 +152,11 @@ def init_app(app: Quart) -> None:
     @app.before_serving
     async def open_database() -> None:
         database.open()
-        await database.check_schema()
+        try:
+            await database.check_schema()
+        except DatabaseNotReadyError:
+            await database.close()  # after_serving does not run when start-up fails
+            raise
 
     app.after_serving(database.close)
     app.teardown_appcontext(_release_session)

@@ -85,3 +85,25 @@ class NotAChannel:
 def path(cls: type[object]) -> str:
     """The dotted path a CHANNELS entry uses for ``cls``."""
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class RendezvousChannel(Channel):
+    """Finishes only once every rendezvous channel has started: proof of concurrency.
+
+    The test puts an ``asyncio.Barrier`` in the ``RENDEZVOUS`` setting; sent one after the
+    other, the first channel would wait forever and time out.
+    """
+
+    name = "rendezvous1"
+
+    async def send(self, alert: Alert) -> None:
+        barrier: asyncio.Barrier = self.config["RENDEZVOUS"]
+        await barrier.wait()
+
+
+class SecondRendezvousChannel(RendezvousChannel):
+    name = "rendezvous2"
+
+
+class ThirdRendezvousChannel(RendezvousChannel):
+    name = "rendezvous3"

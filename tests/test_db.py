@@ -1,0 +1,41 @@
+"""Schema management: migrations apply once, and an unmigrated database stops start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart.testing.app import LifespanError
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app import create_app
+from app.db import Database, DatabaseNotReadyError, get_db
+from tests.conftest import migrated_app
+
+
+async def test_unmigrated_database_stops_start_up(settings: dict[str, Any]) -> None:
+    app = create_app(settings, env="testing")
+    with pytest.raises(LifespanError, match="run `quart --app asgi migrate` first"):
+        async with app.test_app():
+            pass
+
+
+async def test_migrate_creates_the_tables_and_is_idempotent(settings: dict[str, Any]) -> None:
+    app = await migrated_app(settings)
+    async with get_db(app).connected() as database:
+        await database.migrate()  # a second run changes nothing and does not fail
+        async with database.engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        await database.check_schema()
+    assert {"users", "api_tokens", "alerts", "deliveries", "alembic_version"} <= tables
+
+
+async def test_unreachable_database_is_reported(settings: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/a-file/herald.db")
+    database._engine = create_async_engine(database.url)  # skip open()'s mkdir
+    with pytest.raises(DatabaseNotReadyError, match="cannot reach the database"):
+        await database.check_schema()
+    await database.close()

@@ -1,0 +1,149 @@
+"""End to end on a real hypercorn server: timing of the fan-out, and exit codes at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from quart import Quart
+
+from app.auth import create_token
+from app.db import get_db
+from tests.conftest import add_user, migrated_app
+from tests.sample_channels import (
+    FailingChannel,
+    HangingChannel,
+    SecondSlowChannel,
+    SlowChannel,
+    ThirdSlowChannel,
+    path,
+)
+from tests.servers import hypercorn_server, listening_socket
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOW = ["slow1", "slow2", "slow3"]
+
+
+@pytest.fixture(name="server")
+async def _server(settings: dict[str, Any]) -> AsyncIterator[tuple[httpx.AsyncClient, Quart]]:
+    settings["CHANNELS"] = [
+        path(cls)
+        for cls in (
+            SlowChannel,
+            SecondSlowChannel,
+            ThirdSlowChannel,
+            FailingChannel,
+            HangingChannel,
+        )
+    ]
+    settings["CHANNEL_TIMEOUT"] = 2.0
+    app = await migrated_app(settings)
+    async with get_db(app).connected() as database, database.session() as session:
+        user = await add_user(app, "ops")
+        token = await create_token(session, user, "e2e")
+    async with hypercorn_server(app) as base_url:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=15) as client:
+            yield client, app
+
+
+async def test_three_half_second_channels_finish_in_under_a_second(
+    server: tuple[httpx.AsyncClient, Quart],
+) -> None:
+    client, _ = server
+    started = time.perf_counter()
+    response = await client.post(
+        "/api/alerts", json={"message": "fan out", "channels": SLOW}, headers={"Prefer": "wait=10"}
+    )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    body = response.json()
+    assert [(d["channel"], d["status"]) for d in body["deliveries"]] == [(n, "sent") for n in SLOW]
+    assert all(d["latency_ms"] >= 500 for d in body["deliveries"])
+    assert elapsed < 1.0, f"three 0.5 s channels took {elapsed:.2f} s: not concurrent"
+
+
+async def test_raising_and_hanging_channels_fail_while_the_others_are_sent_on_time(
+    server: tuple[httpx.AsyncClient, Quart],
+) -> None:
+    client, _ = server
+    response = await client.post(
+        "/api/alerts",
+        json={"message": "mixed", "channels": [*SLOW, "failing", "hanging"]},
+        headers={"Prefer": "wait=10"},
+    )
+    assert response.status_code == 200
+    deliveries = {d["channel"]: d for d in response.json()["deliveries"]}
+    for name in SLOW:
+        assert deliveries[name]["status"] == "sent"
+        assert deliveries[name]["latency_ms"] < 1000  # not held back by the hanging channel
+    assert deliveries["failing"]["status"] == "failed"
+    assert deliveries["failing"]["error"] == "DeliveryError: provider said no (code 21211)"
+    assert deliveries["hanging"]["status"] == "failed"
+    assert deliveries["hanging"]["error"] == "timed out after 2 s"
+    assert max(deliveries[n]["finished_at"] for n in SLOW) < deliveries["hanging"]["finished_at"]
+
+
+async def test_background_dispatch_is_visible_by_polling(
+    server: tuple[httpx.AsyncClient, Quart],
+) -> None:
+    client, _ = server
+    accepted = await client.post("/api/alerts", json={"message": "later", "channels": ["slow1"]})
+    assert accepted.status_code == 202
+    assert accepted.json()["deliveries"][0]["status"] in {"pending", "sending"}
+    location = accepted.headers["Location"]
+    deadline = time.monotonic() + 10
+    while (status := (await client.get(location)).json()["status"]) != "sent":
+        assert time.monotonic() < deadline, f"still {status} after 10 s"
+        await asyncio.sleep(0.05)
+
+
+def run_hypercorn(env: dict[str, str], *extra: str, **kwargs: Any) -> subprocess.Popen[str]:
+    """Start ``hypercorn -c hypercorn.toml asgi:app`` as ``make run`` does."""
+    command = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml", *extra, "asgi:app"]
+    return subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.PIPE, text=True, **kwargs
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "run `quart --app asgi migrate` first"),
+        ({"HERALD_CHANNELS": '["channels.nowhere.Pager"]'}, "CHANNELS: cannot import"),
+        ({"HERALD_CHANNEL_TIMEOUT": '"soon"'}, "CHANNEL_TIMEOUT: must be positive"),
+    ],
+)
+def test_failed_start_exits_non_zero(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    database = {"HERALD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db"}
+    process = run_hypercorn({**database, **env}, "--bind", "127.0.0.1:0")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert message in stderr
+
+
+async def test_served_app_answers_and_stops_cleanly_on_sigterm(settings: dict[str, Any]) -> None:
+    await migrated_app(settings)
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    env = {"HERALD_DATABASE_URL": settings["DATABASE_URL"]}
+    process = run_hypercorn(env, "--bind", f"fd://{sock.fileno()}", pass_fds=(sock.fileno(),))
+    sock.close()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            response = await client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
