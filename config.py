@@ -35,6 +35,10 @@ class Config:
     DATABASE_URL = f"sqlite+aiosqlite:///{INSTANCE_DIR / 'herald.db'}"
     CHANNELS: ClassVar[list[str]] = ["channels.console.ConsoleChannel"]
     CHANNEL_TIMEOUT = 10.0
+    RETRY_BASE = 1.0
+    RETRY_MAX_DELAY = 60.0
+    RETRY_MAX_ATTEMPTS = 5
+    ROUTES: ClassVar[dict[str, list[str]] | None] = None
     MAX_CONTENT_LENGTH = 1024 * 1024
     ADMIN_PASSWORD: str | None = None
     APP_NAME = "Herald"
@@ -99,6 +103,10 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def validate(settings: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the first key that is missing or has a wrong value."""
     secret = settings.get("SECRET_KEY")
@@ -115,14 +123,30 @@ def validate(settings: Mapping[str, Any]) -> None:
         "CHANNELS",
         "must be a non-empty list of dotted class paths",
     )
-    timeout: Any = settings.get("CHANNEL_TIMEOUT")
-    _require(_is_number(timeout) and timeout > 0, "CHANNEL_TIMEOUT", "must be positive")
-    limit = settings.get("MAX_CONTENT_LENGTH")
+    for key in ("CHANNEL_TIMEOUT", "RETRY_BASE", "RETRY_MAX_DELAY"):
+        value: Any = settings.get(key)
+        _require(_is_number(value) and value > 0, key, "must be a positive number of seconds")
+    attempts: Any = settings.get("RETRY_MAX_ATTEMPTS")
+    _require(_is_whole(attempts) and attempts >= 1, "RETRY_MAX_ATTEMPTS", "must be 1 or more")
+    _validate_routes(settings.get("ROUTES"))
+    limit: Any = settings.get("MAX_CONTENT_LENGTH")
     _require(
-        isinstance(limit, int) and not isinstance(limit, bool) and limit > 0,
-        "MAX_CONTENT_LENGTH",
-        "must be a positive whole number of bytes",
+        _is_whole(limit) and limit > 0, "MAX_CONTENT_LENGTH", "must be a positive whole number"
     )
+
+
+def _validate_routes(routes: object) -> None:
+    if routes is None:
+        return
+    if not isinstance(routes, dict):
+        raise ConfigError("ROUTES: must map severities to lists of channel names")
+    for severity, names in routes.items():
+        _require(severity in SEVERITIES, "ROUTES", f"unknown severity {severity!r}")
+        _require(
+            isinstance(names, list) and bool(names) and all(isinstance(n, str) for n in names),
+            "ROUTES",
+            f"{severity!r} must list at least one channel name",
+        )
 
 
 def masked(settings: Mapping[str, Any]) -> dict[str, Any]:

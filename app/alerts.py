@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -88,14 +89,23 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "attempts": delivery.attempts,
         "error": delivery.error,
         "latency_ms": delivery.latency_ms,
-        "finished_at": delivery.finished_at.isoformat() if delivery.finished_at else None,
+        "finished_at": iso(delivery.finished_at),
+        "next_attempt_at": iso(delivery.next_attempt_at),
+        "provider_ref": delivery.provider_ref,
+        "detail": delivery.detail,
     }
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 text for a timestamp, None for None."""
+    return moment.isoformat() if moment else None
 
 
 def alert_json(record: AlertRecord) -> dict[str, Any]:
     """The API's view of one alert and its deliveries."""
     return {
         "id": record.id,
+        "uid": record.uid,
         "title": record.title,
         "message": record.message,
         "severity": record.severity,

@@ -13,11 +13,12 @@ from quart import Quart
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.alerts import UnknownChannelError, choose_channels, record_alert
+from app.alerts import UnknownChannelError, record_alert
 from app.auth import create_token, create_user
 from app.db import Database, get_db
 from app.dispatch import get_dispatcher
 from app.models import User
+from channels.webpush import new_vapid_keys
 
 T = TypeVar("T")
 ADMIN_USERNAME = "admin"
@@ -74,6 +75,8 @@ def init_app(app: Quart) -> None:
 
         run(app, work)
 
+    app.cli.command("vapid-keys")(vapid_keys_command)
+
     @app.cli.command("create-user")
     @click.argument("name")
     @click.option("--admin", is_flag=True, help="Make the user an administrator.")
@@ -117,7 +120,7 @@ def init_app(app: Quart) -> None:
         async def work(database: Database) -> list[tuple[str, str, str, str]]:
             dispatcher = get_dispatcher(app)
             try:
-                channels = choose_channels(channel_names or None, dispatcher.channels)
+                channels = dispatcher.channels_for(severity, channel_names or None)
             except UnknownChannelError as error:
                 raise click.ClickException(str(error)) from None
             async with database.session() as session:
@@ -129,7 +132,8 @@ def init_app(app: Quart) -> None:
                     channels=channels,
                     source="cli",
                 )
-            outcomes = await dispatcher.dispatch_alert(record.id)
+            async with dispatcher.running():
+                outcomes = await dispatcher.dispatch_alert(record.id)
             return [
                 (o.channel, o.status, f"{o.latency_ms:.0f} ms", o.error or "") for o in outcomes
             ]
@@ -138,6 +142,13 @@ def init_app(app: Quart) -> None:
         click.echo(format_table(("channel", "status", "latency", "error"), rows))
         if any(status != "sent" for _, status, _, _ in rows):
             sys.exit(1)
+
+
+def vapid_keys_command() -> None:
+    """Print a new VAPID key pair for the webpush channel."""
+    private, public = new_vapid_keys()
+    click.echo(f"HERALD_VAPID_PRIVATE_KEY={private}")
+    click.echo(f"# public key (browsers fetch it from /api/push/vapid-public-key): {public}")
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,11 @@ from channels.base import Alert, Severity
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def new_uid() -> str:
+    """A random id that stays with an alert for life (32 hex characters)."""
+    return uuid.uuid4().hex
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -53,6 +59,7 @@ class DeliveryStatus(enum.StrEnum):
 
     PENDING = "pending"
     SENDING = "sending"
+    RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
 
@@ -109,6 +116,7 @@ class AlertRecord(Base):
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     title: Mapped[str] = mapped_column(String(200), default="")
     message: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16), index=True)
@@ -126,7 +134,7 @@ class AlertRecord(Base):
     def to_alert(self) -> Alert:
         """The immutable value handed to channels."""
         severity: Severity = self.severity  # type: ignore[assignment]  # checked on the way in
-        return Alert(self.id, self.title, self.message, severity, self.created_at)
+        return Alert(self.id, self.title, self.message, severity, self.created_at, self.uid)
 
     @property
     def status(self) -> str:
@@ -134,7 +142,7 @@ class AlertRecord(Base):
         statuses = {delivery.status for delivery in self.deliveries}
         if not statuses or statuses == {DeliveryStatus.PENDING}:
             return "pending"
-        if statuses & {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
+        if statuses & {DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.RETRYING}:
             return "sending"
         if statuses == {DeliveryStatus.SENT}:
             return "sent"
@@ -158,5 +166,21 @@ class Delivery(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     latency_ms: Mapped[float | None] = mapped_column(Float)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_ref: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)
 
     alert: Mapped[AlertRecord] = relationship(back_populates="deliveries")
+
+
+class PushSubscriptionRecord(Base):
+    """A browser's Web Push subscription, owned by the user who enabled it."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(2048), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(255))
+    auth: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,20 +2,28 @@
 
 Exceptions::
 
-    ChannelError                 anything a channel raises on purpose
-    ├── ChannelConfigError       a setting is missing or wrong; raised at start-up
-    └── DeliveryError            one alert could not be delivered
+    ChannelError                      anything a channel raises on purpose
+    ├── ChannelConfigError            a setting is missing or wrong; raised at start-up
+    └── DeliveryError                 one alert could not be delivered (not retried)
+        ├── TransientDeliveryError    may work later: timeouts, connection errors, 5xx, 429
+        └── PermanentDeliveryError    will not work as sent: other 4xx, invalid recipient
 """
 
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+if TYPE_CHECKING:
+    import httpx
 
 Severity = Literal["info", "warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 class ChannelError(Exception):
@@ -27,24 +35,86 @@ class ChannelConfigError(ChannelError):
 
 
 class DeliveryError(ChannelError):
-    """An alert could not be delivered through a channel."""
+    """An alert could not be delivered; ``code`` is the provider's error code, if any."""
+
+    def __init__(self, message: str, *, code: str | int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}" if self.code is not None else self.message
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying; ``retry_after`` is the provider's requested wait in seconds."""
+
+    def __init__(
+        self, message: str, *, code: str | int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying the same request cannot succeed."""
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One alert as the channels see it: immutable, whatever the storage looks like."""
+    """One alert as the channels see it: immutable, whatever the storage looks like.
+
+    ``uid`` is stable for the alert's whole life, across retries and restarts; channels use
+    it for ids that let receivers drop repeats (email ``Message-ID``, ``webhook-id``).
+    """
 
     id: int
     title: str
     message: str
     severity: Severity
     created_at: datetime
+    uid: str = ""
 
     @property
     def subject(self) -> str:
         """A one-line summary: ``[SEVERITY] title`` (or the message's start without a title)."""
         headline = self.title or (self.message.splitlines() or [""])[0][:80]
-        return f"[{self.severity.upper()}] {headline}"
+        return _CONTROL.sub(" ", f"[{self.severity.upper()}] {headline}").strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a successful send leaves behind for the delivery log."""
+
+    reference: str | None = None  # the provider's id for the message (e.g. an SMS sid)
+    detail: str | None = None  # anything worth keeping, such as recipients that were refused
+
+
+@dataclass(frozen=True, slots=True)
+class PushSubscription:
+    """A browser's Web Push subscription."""
+
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+class PushSubscriptionStore(Protocol):
+    """Where the Web Push channel finds its subscribers."""
+
+    async def subscriptions(self) -> list[PushSubscription]:
+        """Every stored subscription."""
+
+    async def remove(self, endpoint: str) -> None:
+        """Forget a subscription the push service no longer knows."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelContext:
+    """Long-lived resources a channel is handed when Herald starts serving."""
+
+    http: httpx.AsyncClient
+    push_subscriptions: PushSubscriptionStore | None = None
 
 
 class Channel(abc.ABC):
@@ -53,23 +123,38 @@ class Channel(abc.ABC):
     ``__init__`` receives the app's whole config mapping and must raise
     :class:`ChannelConfigError` naming the key when a setting it needs is missing or wrong,
     so that a bad configuration stops Herald at start-up rather than at the first alert.
+    Shared resources (the HTTP client) arrive later through :meth:`bind`.
     """
 
     name: ClassVar[str]
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
+        self._context: ChannelContext | None = None
 
-    def setting(self, key: str) -> Any:
-        """Return the setting ``key``, raising :class:`ChannelConfigError` when it is unset."""
+    def setting(self, key: str, default: Any = None) -> Any:
+        """The setting ``key``; raise :class:`ChannelConfigError` when unset and no default."""
         value = self.config.get(key)
-        if value is None or value == "":
+        if value is None or value == "" or value == []:
+            if default is not None:
+                return default
             raise ChannelConfigError(f"{key}: required by the {self.name!r} channel")
         return value
 
+    def bind(self, context: ChannelContext) -> None:
+        """Receive the shared resources; called once before the first send."""
+        self._context = context
+
+    @property
+    def context(self) -> ChannelContext:
+        """The resources from :meth:`bind`."""
+        if self._context is None:
+            raise RuntimeError(f"channel {self.name!r} used before bind()")
+        return self._context
+
     @abc.abstractmethod
-    async def send(self, alert: Alert) -> None:
-        """Deliver ``alert``; raise :class:`DeliveryError` when it cannot be delivered."""
+    async def send(self, alert: Alert) -> Receipt | None:
+        """Deliver ``alert``; raise a :class:`DeliveryError` subclass when it cannot."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"

@@ -36,6 +36,8 @@ def _settings(tmp_path: Path) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}",
         "CHANNELS": [path(RecordingChannel), path(FailingChannel)],
         "CHANNEL_TIMEOUT": 2.0,
+        "RETRY_MAX_ATTEMPTS": 1,  # tests of retrying ask for more
+        "RETRY_BASE": 0.01,
     }
 
 

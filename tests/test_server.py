@@ -120,7 +120,7 @@ def run_hypercorn(env: dict[str, str], *extra: str, **kwargs: Any) -> subprocess
     [
         ({}, "run `quart --app asgi migrate` first"),
         ({"HERALD_CHANNELS": '["channels.nowhere.Pager"]'}, "CHANNELS: cannot import"),
-        ({"HERALD_CHANNEL_TIMEOUT": '"soon"'}, "CHANNEL_TIMEOUT: must be positive"),
+        ({"HERALD_CHANNEL_TIMEOUT": '"soon"'}, "CHANNEL_TIMEOUT: must be a positive number"),
     ],
 )
 def test_failed_start_exits_non_zero(tmp_path: Path, env: dict[str, str], message: str) -> None:

@@ -6,16 +6,34 @@ from quart import Blueprint, g, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
-from app.auth import user_for_token
+from app import csrf
+from app.auth import current_user, user_for_token
 from app.db import db_session
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+# Routes the dashboard's own script calls with the session cookie (and the CSRF header).
+SESSION_ENDPOINTS = frozenset(
+    {"api.vapid_public_key", "api.add_push_subscription", "api.delete_push_subscription"}
+)
+
+
 @bp.before_request
 async def require_token() -> None:
-    """Accept ``Authorization: Bearer <token>`` for a live token; anything else is a 401."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    """Accept ``Authorization: Bearer <token>`` for a live token; anything else is a 401.
+
+    A few routes also accept a signed-in dashboard session, with the CSRF token in the
+    ``X-CSRF-Token`` header for writes.
+    """
+    header = request.headers.get("Authorization")
+    if header is None and request.endpoint in SESSION_ENDPOINTS:
+        session_user = await current_user()
+        if session_user is not None:
+            await csrf.protect()
+            g.user = session_user
+            return
+    scheme, _, token = (header or "").partition(" ")
     user = None
     if scheme.lower() == "bearer" and token.strip():
         user = await user_for_token(db_session(), token.strip())
@@ -27,4 +45,4 @@ async def require_token() -> None:
     g.user = user
 
 
-from app.api import views  # noqa: E402,F401  - registers the routes on bp
+from app.api import push, views  # noqa: E402,F401  - registers the routes on bp

@@ -13,7 +13,6 @@ from quart.typing import ResponseReturnValue
 from app.alerts import (
     UnknownChannelError,
     alert_json,
-    choose_channels,
     get_alert,
     recent_alerts,
     record_alert,
@@ -66,7 +65,7 @@ async def create_alert() -> ResponseReturnValue:
     try:
         payload = AlertIn.model_validate(data)
         dispatcher = get_dispatcher()
-        channels = choose_channels(payload.channels, dispatcher.channels)
+        channels = dispatcher.channels_for(payload.severity, payload.channels)
     except ValidationError as error:
         fields = field_errors(error)
         raise InvalidInput("Some fields are invalid: " + ", ".join(fields) + ".", fields) from None

@@ -9,7 +9,7 @@ from app import csrf
 from app.auth import current_user, redirect_to_login
 
 bp = Blueprint("web", __name__)
-PUBLIC_ENDPOINTS = frozenset({"web.login"})
+PUBLIC_ENDPOINTS = frozenset({"web.login", "web.service_worker"})
 
 
 @bp.before_request

@@ -6,17 +6,28 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
-from quart import abort, flash, redirect, render_template, request, session, url_for
+from quart import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from quart.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from app.alerts import UnknownChannelError, choose_channels, get_alert, recent_alerts, record_alert
+from app.alerts import UnknownChannelError, get_alert, recent_alerts, record_alert
 from app.auth import authenticate, current_user
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.models import ApiToken, User
 from app.schemas import AlertIn, field_errors
 from app.web import bp
+from channels.webpush import WebPushChannel
 
 RECENT_ALERTS = 20
 SEVERITIES = ("info", "warning", "critical")
@@ -60,15 +71,24 @@ async def render_dashboard(
     form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
 ) -> str:
     alerts = await recent_alerts(db_session(), limit=RECENT_ALERTS)
-    channels = list(get_dispatcher().channels)
+    channels = get_dispatcher().channels
     return await render_template(
         "web/dashboard.html",
         alerts=alerts,
-        channels=channels,
+        channels=list(channels),
+        push_enabled=any(isinstance(c, WebPushChannel) for c in channels.values()),
         severities=SEVERITIES,
-        form=form or {"severity": "info", "channels": channels},
+        form=form or {"severity": "info", "channels": []},
         errors=errors or {},
     )
+
+
+@bp.get("/sw.js")
+async def service_worker() -> ResponseReturnValue:
+    """The Web Push service worker, served from the root so that its scope is the whole site."""
+    response = await send_from_directory(current_app.static_folder or "", "sw.js")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/")
@@ -87,16 +107,14 @@ async def send_alert() -> ResponseReturnValue:
         "severity": form.get("severity", "info"),
         "channels": form.getlist("channels"),
     }
-    errors = {} if values["channels"] else {"channels": "Choose at least one channel."}
     try:
-        payload = AlertIn.model_validate(values)
-        channels = choose_channels(payload.channels, get_dispatcher().channels)
+        # no box ticked: the channels ROUTES gives the severity (by default, all of them)
+        payload = AlertIn.model_validate({**values, "channels": values["channels"] or None})
+        channels = get_dispatcher().channels_for(payload.severity, payload.channels)
     except ValidationError as error:
-        errors = field_errors(error) | errors
+        return await render_dashboard(values, field_errors(error)), 422
     except UnknownChannelError as error:
-        errors["channels"] = str(error)
-    if errors:
-        return await render_dashboard(values, errors), 422
+        return await render_dashboard(values, {"channels": str(error)}), 422
     user = await current_user()
     record = await record_alert(
         db_session(),

@@ -1,0 +1,32 @@
+"""Web Push subscriptions in the database, as the webpush channel and the API see them."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from app.db import Database
+from app.models import PushSubscriptionRecord
+from channels.base import PushSubscription
+
+
+class DatabasePushStore:
+    """The :class:`channels.base.PushSubscriptionStore` backed by Herald's database."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def subscriptions(self) -> list[PushSubscription]:
+        """Every stored subscription, oldest first."""
+        async with self.database.session() as session:
+            records = await session.scalars(
+                select(PushSubscriptionRecord).order_by(PushSubscriptionRecord.id)
+            )
+            return [PushSubscription(r.endpoint, r.p256dh, r.auth) for r in records]
+
+    async def remove(self, endpoint: str) -> None:
+        """Delete the subscription for ``endpoint``."""
+        async with self.database.session() as session:
+            await session.execute(
+                delete(PushSubscriptionRecord).where(PushSubscriptionRecord.endpoint == endpoint)
+            )
+            await session.commit()

@@ -1,0 +1,59 @@
+"""Any of Apprise's ~100 services (https://github.com/caronc/Apprise) by URL.
+
+Install the ``apprise`` extra and list the services in ``APPRISE_URLS``, e.g.
+``["tgram://bottoken/ChatID", "json://hooks.example.com/alerts"]``. Apprise reports only
+success or failure, so a failed URL is retried (the ones that worked are not sent again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from channels.base import Alert, Channel, ChannelConfigError, Receipt, TransientDeliveryError
+from channels.http import FanOut
+
+try:
+    import apprise
+except ImportError:  # an optional extra
+    apprise = None  # type: ignore[assignment]
+
+NOTIFY_TYPES = {"info": "info", "warning": "warning", "critical": "failure"}
+
+
+class AppriseChannel(Channel):
+    """Notifies every service in ``APPRISE_URLS``."""
+
+    name = "apprise"
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        if apprise is None:
+            raise ChannelConfigError("APPRISE_URLS: install Herald's 'apprise' extra first")
+        urls = self.setting("APPRISE_URLS")
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise ChannelConfigError("APPRISE_URLS: must be a list of Apprise URLs")
+        self._services: dict[str, Any] = {}
+        for index, url in enumerate(urls):
+            service = apprise.Apprise()
+            if not service.add(url):
+                raise ChannelConfigError(f"APPRISE_URLS: entry {index} is not a URL Apprise knows")
+            self._services[str(index)] = service
+        self._fan_out = FanOut()
+
+    async def _notify(self, alert: Alert, key: str) -> str | None:
+        ok = await self._services[key].async_notify(
+            body=alert.message, title=alert.subject, notify_type=NOTIFY_TYPES[alert.severity]
+        )
+        if not ok:
+            raise TransientDeliveryError("Apprise could not notify this service")
+        return None
+
+    async def send(self, alert: Alert) -> Receipt:
+        """Notify each service; services that already took this alert are skipped."""
+        return await self._fan_out.send(
+            alert,
+            list(self._services),
+            lambda key: self._notify(alert, key),
+            label=lambda key: f"APPRISE_URLS[{key}]",
+        )

@@ -1,0 +1,131 @@
+"""Email over SMTP with aiosmtplib: a plain-text message with an HTML alternative.
+
+The ``Message-ID`` is the same for every attempt at one alert, so receivers can drop
+repeats; a title can never add headers because the subject is one sanitised line.
+Recipients the server refuses are recorded; when it refuses them all the failure is final.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+import aiosmtplib
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from channels.base import (
+    Alert,
+    Channel,
+    ChannelConfigError,
+    PermanentDeliveryError,
+    Receipt,
+    TransientDeliveryError,
+)
+
+SECURITY_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+COLOURS = {"info": "#1d5fa8", "warning": "#a15c00", "critical": "#b42318"}
+
+_templates = Environment(
+    loader=PackageLoader("channels", "templates"),
+    autoescape=select_autoescape(["html"]),
+    keep_trailing_newline=True,
+)
+
+
+def address(value: Any, key: str) -> str:
+    """A bare email address from ``value``; :class:`ChannelConfigError` naming ``key``."""
+    _, addr = parseaddr(str(value))
+    local, _, domain = addr.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() for c in addr):
+        raise ChannelConfigError(f"{key}: {value!r} is not an email address")
+    return addr
+
+
+class EmailChannel(Channel):
+    """Mails each alert to every address in ``MAIL_TO``."""
+
+    name = "email"
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.host = str(self.setting("SMTP_HOST"))
+        self.security = str(self.setting("SMTP_SECURITY", "starttls")).lower()
+        if self.security not in SECURITY_PORTS:
+            raise ChannelConfigError("SMTP_SECURITY: must be one of none, starttls, tls")
+        port = self.setting("SMTP_PORT", SECURITY_PORTS[self.security])
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise ChannelConfigError("SMTP_PORT: must be a port number")
+        self.port = port
+        self.username: str | None = config.get("SMTP_USERNAME") or None
+        self._password: str | None = config.get("SMTP_PASSWORD") or None
+        if bool(self.username) != bool(self._password):
+            raise ChannelConfigError("SMTP_PASSWORD: SMTP_USERNAME and SMTP_PASSWORD go together")
+        self.mail_from = str(self.setting("MAIL_FROM"))
+        self.sender = address(self.mail_from, "MAIL_FROM")
+        recipients = self.setting("MAIL_TO")
+        if not isinstance(recipients, list):
+            raise ChannelConfigError("MAIL_TO: must be a list of email addresses")
+        self.recipients = [address(r, "MAIL_TO") for r in recipients]
+        self._tls_context = self._make_tls_context(config.get("SMTP_CA_FILE"))
+
+    @staticmethod
+    def _make_tls_context(ca_file: str | None) -> ssl.SSLContext:
+        try:
+            return ssl.create_default_context(cafile=ca_file or None)
+        except (OSError, ssl.SSLError) as error:
+            raise ChannelConfigError(f"SMTP_CA_FILE: cannot load {ca_file!r}: {error}") from None
+
+    def message_id(self, alert: Alert) -> str:
+        """``<uid.email@domain>``: stable per alert and channel."""
+        return f"<{alert.uid or alert.id}.{self.name}@{self.sender.rpartition('@')[2]}>"
+
+    def build_message(self, alert: Alert) -> EmailMessage:
+        """The MIME message: text/plain plus a text/html alternative."""
+        message = EmailMessage()
+        message["Subject"] = alert.subject
+        message["From"] = self.mail_from
+        message["To"] = ", ".join(self.recipients)
+        message["Date"] = format_datetime(alert.created_at)
+        message["Message-ID"] = self.message_id(alert)
+        message["X-Herald-Severity"] = alert.severity
+        context = {"alert": alert, "colour": COLOURS[alert.severity]}
+        message.set_content(_templates.get_template("email/alert.txt").render(context))
+        html = _templates.get_template("email/alert.html").render(context)
+        message.add_alternative(html, subtype="html")
+        return message
+
+    async def send(self, alert: Alert) -> Receipt:
+        """Hand the message to the SMTP server; refused recipients go into the receipt."""
+        try:
+            refused, _ = await aiosmtplib.send(
+                self.build_message(alert),
+                sender=self.sender,
+                recipients=self.recipients,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self._password,
+                use_tls=self.security == "tls",
+                start_tls=self.security == "starttls",
+                tls_context=self._tls_context if self.security != "none" else None,
+                timeout=None,  # Herald's CHANNEL_TIMEOUT bounds the whole send
+            )
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            reasons = "; ".join(f"{e.recipient}: {e.code} {e.message}" for e in error.recipients)
+            raise PermanentDeliveryError(f"every recipient was refused: {reasons}") from None
+        except aiosmtplib.SMTPAuthenticationError as error:
+            raise PermanentDeliveryError(
+                f"SMTP login refused: {error.message}", code=error.code
+            ) from None
+        except aiosmtplib.SMTPResponseException as error:
+            kind = TransientDeliveryError if 400 <= error.code < 500 else PermanentDeliveryError
+            raise kind(error.message, code=error.code) from None
+        except (aiosmtplib.SMTPException, OSError) as error:
+            raise TransientDeliveryError(f"SMTP {self.host}:{self.port}: {error}") from None
+        detail = None
+        if refused:
+            detail = "refused: " + "; ".join(f"{r}: {c} {m}" for r, (c, m) in refused.items())
+        return Receipt(reference=self.message_id(alert), detail=detail)

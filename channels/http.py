@@ -1,0 +1,139 @@
+"""What the channels that speak HTTP share: one request helper that turns every failure into
+the right :class:`DeliveryError`, and a fan-out to several recipients that a retry resumes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from channels.base import (
+    Alert,
+    Channel,
+    DeliveryError,
+    PermanentDeliveryError,
+    Receipt,
+    TransientDeliveryError,
+)
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (a number or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: safe to log, unlike paths that may hold tokens."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def is_transient(status: int) -> bool:
+    """Whether an HTTP status is worth retrying."""
+    return status >= 500 or status in TRANSIENT_STATUSES
+
+
+class HttpChannel(Channel):
+    """A channel that delivers with the app's shared ``httpx.AsyncClient``."""
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The shared client handed over by :meth:`bind`."""
+        return self.context.http
+
+    def describe_failure(self, response: httpx.Response) -> tuple[str | int | None, str]:
+        """The provider's error code and message from a failed response."""
+        text = response.text.strip()[:300]
+        return (
+            response.status_code,
+            f"HTTP {response.status_code} from {origin(str(response.url))}"
+            + (f": {text}" if text else ""),
+        )
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send a request; return a 2xx response or raise the matching delivery error."""
+        try:
+            response = await self.http.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            raise TransientDeliveryError(f"timed out waiting for {origin(url)}") from None
+        except httpx.TransportError as error:
+            raise TransientDeliveryError(f"cannot reach {origin(url)}: {error}") from None
+        if response.is_success:
+            return response
+        code, message = self.describe_failure(response)
+        if is_transient(response.status_code):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise TransientDeliveryError(message, code=code, retry_after=retry_after)
+        raise PermanentDeliveryError(message, code=code)
+
+
+class FanOut:
+    """Delivers one alert to several recipients concurrently.
+
+    Recipients that succeeded are remembered per alert (for the most recent alerts), so a
+    retry after a transient failure goes only to the ones still missing.
+    """
+
+    def __init__(self, remember: int = 1024) -> None:
+        self._delivered: OrderedDict[str, set[str]] = OrderedDict()
+        self._remember = remember
+
+    def _done_for(self, alert: Alert) -> set[str]:
+        key = alert.uid or str(alert.id)
+        done = self._delivered.setdefault(key, set())
+        self._delivered.move_to_end(key)
+        while len(self._delivered) > self._remember:
+            self._delivered.popitem(last=False)
+        return done
+
+    async def send(
+        self,
+        alert: Alert,
+        recipients: Sequence[str],
+        send_one: Callable[[str], Awaitable[str | None]],
+        label: Callable[[str], str] = str,
+    ) -> Receipt:
+        """Call ``send_one`` for every recipient not yet served; sum up the outcome."""
+        done = self._done_for(alert)
+        pending = [r for r in recipients if r not in done]
+        results = await asyncio.gather(*(send_one(r) for r in pending), return_exceptions=True)
+        references: list[str] = []
+        errors: dict[str, DeliveryError] = {}
+        for recipient, result in zip(pending, results, strict=True):
+            if isinstance(result, DeliveryError):
+                errors[recipient] = result
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                done.add(recipient)
+                references += [result] if result else []
+        if not errors:
+            return Receipt(reference=", ".join(references) or None)
+        summary = "; ".join(f"{label(r)}: {e}" for r, e in errors.items())
+        transient = [e for e in errors.values() if isinstance(e, TransientDeliveryError)]
+        if transient:
+            waits = [e.retry_after for e in transient if e.retry_after is not None]
+            raise TransientDeliveryError(summary, retry_after=max(waits) if waits else None)
+        if not done & set(recipients):
+            raise PermanentDeliveryError(summary)
+        failed = f"failed for {len(errors)} of {len(recipients)}: {summary}"
+        return Receipt(reference=", ".join(references) or None, detail=failed)

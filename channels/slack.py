@@ -1,0 +1,65 @@
+"""Slack (and Slack-compatible) incoming webhooks: ``POST SLACK_WEBHOOK_URL``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from channels.base import Alert, ChannelConfigError, PermanentDeliveryError, Receipt
+from channels.http import HttpChannel, origin
+
+EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
+MAX_SECTION = 3000  # Slack's limit for a section block's text
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: only ``&``, ``<`` and ``>``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(alert: Alert) -> dict[str, Any]:
+    """A ``text`` fallback for notifications and ``blocks`` for the message itself."""
+    message = escape(alert.message)[:MAX_SECTION]
+    return {
+        "text": f"{alert.subject}: {alert.message}"[:MAX_SECTION],
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": alert.subject[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": message}},
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"{EMOJI[alert.severity]} {alert.severity} · alert #{alert.id}",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+class SlackChannel(HttpChannel):
+    """Posts each alert to one incoming webhook."""
+
+    name = "slack"
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self._url = str(self.setting("SLACK_WEBHOOK_URL"))
+        if not self._url.startswith(("https://", "http://")):
+            raise ChannelConfigError("SLACK_WEBHOOK_URL: must be an http(s) URL")
+
+    def describe_failure(self, response: httpx.Response) -> tuple[str | int | None, str]:
+        """Slack answers errors as a short plain-text code such as ``invalid_payload``."""
+        code = response.text.strip()[:100] or response.status_code
+        return code, f"HTTP {response.status_code} from {origin(self._url)}"
+
+    async def send(self, alert: Alert) -> Receipt:
+        """Post the alert; Slack says ``ok`` when it took it."""
+        response = await self.request("POST", self._url, json=slack_payload(alert))
+        if response.text.strip() != "ok":
+            body = response.text.strip()[:100]
+            raise PermanentDeliveryError(f"unexpected answer from {origin(self._url)}: {body!r}")
+        return Receipt()
