@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from math import floor
 from typing import Any
 
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from channels.base import Alert, ChannelConfigError, Receipt
 from channels.http import FanOut, HttpChannel, origin
@@ -60,8 +60,10 @@ class WebhookChannel(HttpChannel):
             raise ChannelConfigError("WEBHOOK_SECRET: must be a 'whsec_' secret")
         try:
             self._signer = Webhook(secret)
-        except ValueError:
-            raise ChannelConfigError("WEBHOOK_SECRET: is not valid base64 after 'whsec_'") from None
+        except (ValueError, EmptyWebhookSecretError):
+            raise ChannelConfigError(
+                "WEBHOOK_SECRET: needs base64 key bytes after 'whsec_'"
+            ) from None
         self._fan_out = FanOut()
 
     def signed_headers(

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
-from quart import Quart
+from quart import Quart, request
 
 
 def listening_socket() -> socket.socket:
@@ -37,3 +42,87 @@ async def hypercorn_server(app: Quart) -> AsyncIterator[str]:
         stop.set()
         await server
         sock.close()
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One request as a provider received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def form(self) -> dict[str, str]:
+        """The body as an HTML form."""
+        return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
+
+    def json(self) -> Any:
+        """The body as JSON."""
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a provider answers; ``hang`` means it never does."""
+
+    status: int = 200
+    body: Any = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False
+
+
+HANG = Reply(hang=True)
+Check = Callable[[Captured], "Reply | None"]
+
+
+class ProviderSink:
+    """A provider's HTTP API on a loopback port: it checks each request with ``check`` (as
+    the real provider checks auth and fields), records it, and answers with the next
+    scripted :class:`Reply`, or ``default`` once the script runs out."""
+
+    def __init__(self, default: Reply, check: Check | None = None) -> None:
+        self.default = default
+        self.check = check
+        self.script: deque[Reply] = deque()
+        self.received: list[Captured] = []
+        self.url = ""
+        self._release = asyncio.Event()
+        self.app = Quart("sink")
+        self.app.add_url_rule(
+            "/<path:path>", "catch", self._handle, methods=["GET", "POST", "PUT", "DELETE"]
+        )
+
+    async def _handle(self, path: str) -> Any:
+        captured = Captured(
+            request.method,
+            "/" + path,
+            {k.lower(): v for k, v in request.headers.items()},
+            await request.get_data(as_text=False),
+        )
+        refusal = self.check(captured) if self.check else None
+        if refusal is not None:
+            self.received.append(captured)
+            return self._respond(refusal)
+        self.received.append(captured)
+        reply = self.script.popleft() if self.script else self.default
+        if reply.hang:
+            await self._release.wait()
+            return "", 504
+        return self._respond(reply)
+
+    @staticmethod
+    def _respond(reply: Reply) -> Any:
+        body = json.dumps(reply.body) if isinstance(reply.body, dict | list) else reply.body
+        headers = {"Content-Type": "application/json"} if isinstance(reply.body, dict) else {}
+        return body, reply.status, {**headers, **reply.headers}
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[ProviderSink]:
+        """Serve on a free loopback port; ``self.url`` is the base URL meanwhile."""
+        async with hypercorn_server(self.app) as url:
+            self.url = url
+            try:
+                yield self
+            finally:
+                self._release.set()  # let hanging requests end so the server can stop
