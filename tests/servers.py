@@ -94,12 +94,10 @@ class ProviderSink:
         )
 
     async def _handle(self, path: str) -> Any:
-        captured = Captured(
-            request.method,
-            "/" + path,
-            {k.lower(): v for k, v in request.headers.items()},
-            await request.get_data(as_text=False),
-        )
+        body = await request.get_data(as_text=False)
+        assert isinstance(body, bytes)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        captured = Captured(request.method, "/" + path, headers, body)
         refusal = self.check(captured) if self.check else None
         if refusal is not None:
             self.received.append(captured)

@@ -14,7 +14,11 @@ from app.models import Delivery
 
 async def deliver(app: Quart, channel: str, **fields: Any) -> Delivery:
     """Record an alert for ``channel``, dispatch it, and return the stored delivery."""
-    values = {"message": "Disk 99% full on db1", "title": "db1 disk", "severity": "critical"}
+    values: dict[str, Any] = {
+        "message": "Disk 99% full on db1",
+        "title": "db1 disk",
+        "severity": "critical",
+    }
     values.update(fields)
     async with get_db(app).session() as session:
         record = await record_alert(session, channels=[channel], source="test", **values)
