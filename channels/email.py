@@ -70,6 +70,7 @@ class EmailChannel(Channel):
             raise ChannelConfigError("MAIL_TO: must be a list of email addresses")
         self.recipients = [address(r, "MAIL_TO") for r in recipients]
         self._tls_context = self._make_tls_context(config.get("SMTP_CA_FILE"))
+        self._timeout = float(config.get("CHANNEL_TIMEOUT") or 10)
 
     @staticmethod
     def _make_tls_context(ca_file: str | None) -> ssl.SSLContext:
@@ -97,29 +98,39 @@ class EmailChannel(Channel):
         message.add_alternative(html, subtype="html")
         return message
 
+    async def _transmit(self, message: EmailMessage) -> dict[str, tuple[int, str]]:
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            use_tls=self.security == "tls",
+            start_tls=self.security == "starttls",
+            tls_context=self._tls_context if self.security != "none" else None,
+            timeout=self._timeout,
+        )
+        try:
+            await client.connect()
+            if self.username and self._password:
+                await client.login(self.username, self._password)
+            refused, _ = await client.send_message(
+                message, sender=self.sender, recipients=self.recipients
+            )
+            await client.quit()
+            return refused
+        finally:
+            # On a timeout or cancellation, drop the connection at once: a polite QUIT to a
+            # server that stopped answering would hang.
+            client.close()
+
     async def send(self, alert: Alert) -> Receipt:
         """Hand the message to the SMTP server; refused recipients go into the receipt."""
         try:
-            refused, _ = await aiosmtplib.send(
-                self.build_message(alert),
-                sender=self.sender,
-                recipients=self.recipients,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self._password,
-                use_tls=self.security == "tls",
-                start_tls=self.security == "starttls",
-                tls_context=self._tls_context if self.security != "none" else None,
-                timeout=None,  # Herald's CHANNEL_TIMEOUT bounds the whole send
-            )
+            refused = await self._transmit(self.build_message(alert))
         except aiosmtplib.SMTPRecipientsRefused as error:
             reasons = "; ".join(f"{e.recipient}: {e.code} {e.message}" for e in error.recipients)
             raise PermanentDeliveryError(f"every recipient was refused: {reasons}") from None
         except aiosmtplib.SMTPAuthenticationError as error:
-            raise PermanentDeliveryError(
-                f"SMTP login refused: {error.message}", code=error.code
-            ) from None
+            message = f"SMTP login refused: {error.message}"
+            raise PermanentDeliveryError(message, code=error.code) from None
         except aiosmtplib.SMTPResponseException as error:
             kind = TransientDeliveryError if 400 <= error.code < 500 else PermanentDeliveryError
             raise kind(error.message, code=error.code) from None
