@@ -55,7 +55,7 @@ class Mailbox:
             return "421 closing"
         if self.data_replies:
             return self.data_replies.pop(0)
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[arg-type]
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((envelope, parsed))  # type: ignore[arg-type]
         return "250 2.0.0 queued"
 
