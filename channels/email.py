@@ -14,6 +14,7 @@ from email.utils import format_datetime, parseaddr
 from typing import Any
 
 import aiosmtplib
+from aiosmtplib.response import SMTPResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from channels.base import (
@@ -98,7 +99,7 @@ class EmailChannel(Channel):
         message.add_alternative(html, subtype="html")
         return message
 
-    async def _transmit(self, message: EmailMessage) -> dict[str, tuple[int, str]]:
+    async def _transmit(self, message: EmailMessage) -> dict[str, SMTPResponse]:
         client = aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,

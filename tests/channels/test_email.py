@@ -55,8 +55,10 @@ class Mailbox:
             return "421 closing"
         if self.data_replies:
             return self.data_replies.pop(0)
+        assert isinstance(envelope.content, bytes)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((envelope, parsed))  # type: ignore[arg-type]
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append((envelope, parsed))
         return "250 2.0.0 queued"
 
 
