@@ -86,13 +86,13 @@ class Database:
             raise RuntimeError("the database is not open (before_serving has not run)")
         return self._sessionmaker()
 
-    async def migrate(self) -> None:
-        """Apply every Alembic migration not yet applied; safe to run again."""
+    async def migrate(self, revision: str = "head") -> None:
+        """Apply every Alembic migration up to ``revision`` not yet applied; safe to repeat."""
 
         def upgrade(connection: Connection) -> None:
             cfg = alembic_config()
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
 
         async with self.engine.begin() as connection:
             await connection.run_sync(upgrade)

@@ -6,7 +6,14 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from channels.base import Alert, Channel, DeliveryError
+from channels.base import (
+    Alert,
+    Channel,
+    DeliveryError,
+    PermanentDeliveryError,
+    Receipt,
+    TransientDeliveryError,
+)
 
 SLOW_SECONDS = 0.5  # a provider's round trip, as the end-to-end timing test assumes
 
@@ -107,3 +114,35 @@ class SecondRendezvousChannel(RendezvousChannel):
 
 class ThirdRendezvousChannel(RendezvousChannel):
     name = "rendezvous3"
+
+
+class FlakyChannel(Channel):
+    """Fails transiently ``FLAKY_FAILURES`` times per alert, then delivers."""
+
+    name = "flaky"
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.failures = int(config.get("FLAKY_FAILURES", 1))
+        self.retry_after: float | None = config.get("FLAKY_RETRY_AFTER", 0)
+        self.calls: dict[int, int] = {}
+
+    async def send(self, alert: Alert) -> Receipt:
+        self.calls[alert.id] = self.calls.get(alert.id, 0) + 1
+        if self.calls[alert.id] <= self.failures:
+            raise TransientDeliveryError("provider busy", code=503, retry_after=self.retry_after)
+        return Receipt(reference=f"ref-{alert.id}")
+
+
+class RejectingChannel(Channel):
+    """Refuses every alert for good, as a 4xx from a provider would."""
+
+    name = "rejecting"
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.calls = 0
+
+    async def send(self, alert: Alert) -> None:
+        self.calls += 1
+        raise PermanentDeliveryError("invalid recipient", code=21211)

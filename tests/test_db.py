@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from quart.testing.app import LifespanError
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import create_app
@@ -30,6 +30,27 @@ async def test_migrate_creates_the_tables_and_is_idempotent(settings: dict[str, 
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         await database.check_schema()
     assert {"users", "api_tokens", "alerts", "deliveries", "alembic_version"} <= tables
+
+
+async def test_upgrading_gives_existing_alerts_a_uid(settings: dict[str, Any]) -> None:
+    app = create_app(settings, env="testing")
+    async with get_db(app).connected() as database:
+        await database.migrate("0001")
+        async with database.engine.begin() as connection:
+            for n in range(3):
+                await connection.execute(
+                    text(
+                        "INSERT INTO alerts (title, message, severity, source, created_at)"
+                        " VALUES ('', :m, 'info', 'api', '2026-01-01 00:00:00')"
+                    ),
+                    {"m": f"old {n}"},
+                )
+        await database.migrate()
+        async with database.engine.connect() as connection:
+            uids = list((await connection.execute(text("SELECT uid FROM alerts"))).scalars())
+    assert len(uids) == 3
+    assert len(set(uids)) == 3
+    assert all(len(uid) == 32 and int(uid, 16) >= 0 for uid in uids)
 
 
 async def test_unreachable_database_is_reported(settings: dict[str, Any], tmp_path: Path) -> None:

@@ -1,0 +1,75 @@
+"""The Apprise channel, through Apprise's own JSON service, to a local HTTP server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from quart import Quart
+
+from app import create_app
+from channels.apprise import AppriseChannel
+from channels.base import ChannelConfigError
+from tests.channels.conftest import deliver
+from tests.conftest import migrated_app
+from tests.sample_channels import path
+from tests.servers import ProviderSink, Reply
+
+
+@pytest.fixture(name="sink")
+async def _sink() -> AsyncIterator[ProviderSink]:
+    async with ProviderSink(Reply(200, {"ok": True})).serving() as sink:
+        yield sink
+
+
+@pytest.fixture(name="apprise_settings")
+def _apprise_settings(settings: dict[str, Any], sink: ProviderSink) -> dict[str, Any]:
+    host = sink.url.removeprefix("http://")
+    settings.update(
+        CHANNELS=[path(AppriseChannel)],
+        APPRISE_URLS=[f"json://{host}/first", f"json://{host}/second"],
+        RETRY_MAX_ATTEMPTS=3,
+        CHANNEL_TIMEOUT=5.0,
+    )
+    return settings
+
+
+@pytest.fixture(name="app")
+async def _app(apprise_settings: dict[str, Any]) -> AsyncIterator[Quart]:
+    app = await migrated_app(apprise_settings)
+    async with app.test_app():
+        yield app
+
+
+async def test_every_service_is_notified(app: Quart, sink: ProviderSink) -> None:
+    delivery = await deliver(app, "apprise", severity="critical", message="Disk 99% full")
+    assert delivery.status == "sent", delivery.error
+    assert sorted(r.path for r in sink.received) == ["/first", "/second"]
+    body = sink.received[0].json()
+    assert body["title"] == "[CRITICAL] db1 disk"
+    assert body["message"] == "Disk 99% full"
+    assert body["type"] == "failure"
+
+
+async def test_a_failed_service_is_retried_alone(app: Quart, sink: ProviderSink) -> None:
+    sink.script.extend([Reply(200, {"ok": True}), Reply(500, "down")])
+    delivery = await deliver(app, "apprise")
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
+    assert len(sink.received) == 3
+    assert sink.received[2].path == sink.received[1].path
+
+
+@pytest.mark.parametrize(
+    ("urls", "message"),
+    [
+        (None, "APPRISE_URLS: required"),
+        ("json://x", "APPRISE_URLS: must be a list"),
+        (["nonsense-scheme://x"], "APPRISE_URLS: entry 0 is not a URL Apprise knows"),
+    ],
+)
+def test_bad_settings_are_refused_at_start_up(
+    apprise_settings: dict[str, Any], urls: Any, message: str
+) -> None:
+    with pytest.raises(ChannelConfigError, match=message):
+        create_app({**apprise_settings, "APPRISE_URLS": urls}, env="testing")

@@ -1,0 +1,137 @@
+"""The HTTP helpers every provider channel shares."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from channels.base import (
+    Alert,
+    ChannelContext,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from channels.http import FanOut, HttpChannel, origin, parse_retry_after
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+ALERT = Alert(1, "t", "m", "info", NOW, "uid-1")
+
+
+class PlainHttpChannel(HttpChannel):
+    name = "plain"
+
+    async def send(self, alert: Alert) -> None:
+        await self.request("POST", "https://provider.example/secret-path/send")
+
+
+def bound(handler: httpx.MockTransport) -> PlainHttpChannel:
+    channel = PlainHttpChannel({})
+    channel.bind(ChannelContext(http=httpx.AsyncClient(transport=handler)))
+    return channel
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("120", 120.0),
+        ("Sat, 21 Nov 2026 12:01:30 GMT", 90.0),
+        ("Sat, 21 Nov 2026 11:00:00 GMT", 0.0),
+        ("soon", None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+def test_origin_drops_paths_and_credentials() -> None:
+    assert (
+        origin("https://user:pw@hooks.example:8443/T0/B0/SECRET?x=1")
+        == "https://hooks.example:8443"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "retry_after"),
+    [
+        (429, TransientDeliveryError, 7.0),
+        (500, TransientDeliveryError, None),
+        (503, TransientDeliveryError, None),
+        (408, TransientDeliveryError, None),
+        (400, PermanentDeliveryError, None),
+        (401, PermanentDeliveryError, None),
+        (404, PermanentDeliveryError, None),
+        (410, PermanentDeliveryError, None),
+    ],
+)
+async def test_statuses_map_to_transient_or_permanent(
+    status: int, kind: type[DeliveryError], retry_after: float | None
+) -> None:
+    headers = {"Retry-After": "7"} if status == 429 else {}
+    channel = bound(httpx.MockTransport(lambda _: httpx.Response(status, headers=headers)))
+    with pytest.raises(kind) as caught:
+        await channel.send(ALERT)
+    assert type(caught.value) is kind
+    assert caught.value.code == status
+    assert "secret-path" not in str(caught.value)
+    if isinstance(caught.value, TransientDeliveryError):
+        assert caught.value.retry_after == retry_after
+
+
+async def test_connection_errors_are_transient_and_name_only_the_host() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with pytest.raises(TransientDeliveryError, match=r"cannot reach https://provider\.example:"):
+        await bound(httpx.MockTransport(refuse)).send(ALERT)
+
+
+async def test_fan_out_sums_up_partial_failure() -> None:
+    async def send_one(recipient: str) -> str | None:
+        if recipient == "bad":
+            raise PermanentDeliveryError("invalid", code=21211)
+        return f"id-{recipient}"
+
+    receipt = await FanOut().send(ALERT, ["a", "bad", "b"], send_one)
+    assert receipt.reference == "id-a, id-b"
+    assert receipt.detail == "failed for 1 of 3: bad: [21211] invalid"
+
+
+async def test_fan_out_all_failed_is_permanent() -> None:
+    async def send_one(recipient: str) -> str | None:
+        raise PermanentDeliveryError("invalid")
+
+    with pytest.raises(PermanentDeliveryError, match="a: invalid; b: invalid"):
+        await FanOut().send(ALERT, ["a", "b"], send_one)
+
+
+async def test_fan_out_retry_skips_recipients_already_served() -> None:
+    calls: list[str] = []
+
+    async def send_one(recipient: str) -> str | None:
+        calls.append(recipient)
+        if calls == ["a", "b"]:  # b's first try fails
+            raise TransientDeliveryError("busy", retry_after=3)
+        return None
+
+    fan_out = FanOut()
+    with pytest.raises(TransientDeliveryError) as caught:
+        await fan_out.send(ALERT, ["a", "b"], send_one)
+    assert caught.value.retry_after == 3
+    await fan_out.send(ALERT, ["a", "b"], send_one)
+    assert calls == ["a", "b", "b"]
+
+
+async def test_fan_out_remembers_only_recent_alerts() -> None:
+    fan_out = FanOut(remember=2)
+
+    async def send_one(recipient: str) -> str | None:
+        return None
+
+    for alert_id in range(5):
+        await fan_out.send(Alert(alert_id, "", "m", "info", NOW, f"u{alert_id}"), ["a"], send_one)
+    assert list(fan_out._delivered) == ["u3", "u4"]
