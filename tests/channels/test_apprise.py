@@ -14,7 +14,7 @@ from channels.base import ChannelConfigError
 from tests.channels.conftest import deliver
 from tests.conftest import migrated_app
 from tests.sample_channels import path
-from tests.servers import ProviderSink, Reply
+from tests.servers import HANG, ProviderSink, Reply
 
 
 @pytest.fixture(name="sink")
@@ -58,6 +58,17 @@ async def test_a_failed_service_is_retried_alone(app: Quart, sink: ProviderSink)
     assert (delivery.status, delivery.attempts) == ("sent", 2)
     assert len(sink.received) == 3
     assert sink.received[2].path == sink.received[1].path
+
+
+async def test_hanging_service_times_out(
+    apprise_settings: dict[str, Any], sink: ProviderSink
+) -> None:
+    sink.default = HANG
+    app = await migrated_app({**apprise_settings, "CHANNEL_TIMEOUT": 0.5, "RETRY_MAX_ATTEMPTS": 2})
+    async with app.test_app():
+        delivery = await deliver(app, "apprise")
+    assert (delivery.status, delivery.attempts) == ("failed", 2)
+    assert delivery.error == "timed out after 0.5 s"
 
 
 @pytest.mark.parametrize(
