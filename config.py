@@ -39,6 +39,9 @@ class Config:
     RETRY_MAX_DELAY = 60.0
     RETRY_MAX_ATTEMPTS = 5
     ROUTES: ClassVar[dict[str, list[str]] | None] = None
+    LEASE_SECONDS = 30.0
+    MAX_CONCURRENT_DELIVERIES = 100
+    DISPATCH_POLL_INTERVAL = 1.0
     MAX_CONTENT_LENGTH = 1024 * 1024
     ADMIN_PASSWORD: str | None = None
     APP_NAME = "Herald"
@@ -123,12 +126,26 @@ def validate(settings: Mapping[str, Any]) -> None:
         "CHANNELS",
         "must be a non-empty list of dotted class paths",
     )
-    for key in ("CHANNEL_TIMEOUT", "RETRY_BASE", "RETRY_MAX_DELAY"):
+    for key in (
+        "CHANNEL_TIMEOUT",
+        "RETRY_BASE",
+        "RETRY_MAX_DELAY",
+        "LEASE_SECONDS",
+        "DISPATCH_POLL_INTERVAL",
+    ):
         value: Any = settings.get(key)
         _require(_is_number(value) and value > 0, key, "must be a positive number of seconds")
     attempts: Any = settings.get("RETRY_MAX_ATTEMPTS")
     _require(_is_whole(attempts) and attempts >= 1, "RETRY_MAX_ATTEMPTS", "must be 1 or more")
     _validate_routes(settings.get("ROUTES"))
+    lease: Any = settings.get("LEASE_SECONDS")
+    _require(
+        lease > settings["CHANNEL_TIMEOUT"],
+        "LEASE_SECONDS",
+        "must be longer than CHANNEL_TIMEOUT, or other processes take over sends in progress",
+    )
+    bound: Any = settings.get("MAX_CONCURRENT_DELIVERIES")
+    _require(_is_whole(bound) and bound >= 1, "MAX_CONCURRENT_DELIVERIES", "must be 1 or more")
     limit: Any = settings.get("MAX_CONTENT_LENGTH")
     _require(
         _is_whole(limit) and limit > 0, "MAX_CONTENT_LENGTH", "must be a positive whole number"

@@ -1,38 +1,55 @@
-"""The concurrent fan-out: one alert to all its channels at once, each outcome recorded.
+"""Durable, concurrent delivery: the database is the queue, every process a worker.
 
-Every channel runs under its own ``CHANNEL_TIMEOUT`` inside one ``asyncio.gather``; a channel
-that raises or hangs is recorded as failed without delaying or cancelling the others, so an
-alert takes as long as its slowest channel, never the sum. A transient failure (timeout,
-connection error, 5xx, 429) is retried with exponential backoff and full jitter, honouring
-the provider's ``Retry-After`` up to ``RETRY_MAX_DELAY``; the delivery shows ``retrying``
-meanwhile. A permanent failure is not retried.
+An accepted alert is committed with one ``pending`` delivery per channel before the client
+hears back. In every serving process a :class:`Dispatcher` claims due deliveries with a lease
+(``claimed_by``, ``lease_until``), sends them concurrently (at most
+``MAX_CONCURRENT_DELIVERIES`` at once, each under ``CHANNEL_TIMEOUT``) and records each
+outcome. A transient failure becomes a ``retrying`` row with ``next_attempt_at`` (exponential
+backoff with full jitter, honouring ``Retry-After``); a permanent one is ``failed``. If a
+process dies, its leases expire and another claims the deliveries again: delivery is
+at-least-once, and channels give receivers ids that stay the same across attempts.
+
+Claiming is one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``,
+so two processes never claim the same row (on SQLite the write lock serialises them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import socket
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from quart import Quart, current_app
-from sqlalchemy import update
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 import config as settings
-from app.alerts import choose_channels, get_alert
+from app.alerts import choose_channels
 from app.db import Database, get_db
-from app.models import Delivery, DeliveryStatus, utcnow
+from app.models import AlertRecord, Delivery, DeliveryStatus, utcnow
 from app.push import DatabasePushStore
-from channels.base import Alert, Channel, ChannelContext, Receipt, TransientDeliveryError
+from channels.base import (
+    Alert,
+    Channel,
+    ChannelContext,
+    Receipt,
+    Severity,
+    TransientDeliveryError,
+)
 
 logger = logging.getLogger("herald.dispatch")
 USER_AGENT = "Herald/0.1 (+alert gateway)"
+FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +69,18 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery this process holds the lease on."""
+
+    delivery_id: int
+    alert_id: int
+    channel: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryOutcome:
-    """What finally happened to one alert on one channel."""
+    """What one attempt at one delivery came to."""
 
     channel: str
     status: DeliveryStatus
@@ -75,8 +102,16 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, TransientDeliveryError | TimeoutError)
 
 
+def due_condition(now: Any) -> ColumnElement[bool]:
+    """Deliveries that may be sent now: queued and due, or held by a lease that expired."""
+    queued = Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
+    due = or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
+    abandoned = and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now)
+    return or_(and_(queued, due), abandoned)
+
+
 class Dispatcher:
-    """Sends alerts in background tasks and records each delivery's attempts and outcome."""
+    """Claims due deliveries, sends them, records the outcomes; one per serving process."""
 
     def __init__(
         self,
@@ -86,14 +121,28 @@ class Dispatcher:
         timeout: float,
         retry: RetryPolicy,
         routes: Mapping[str, list[str]] | None = None,
+        lease_seconds: float = 30.0,
+        max_concurrent: int = 100,
+        poll_interval: float = 1.0,
     ) -> None:
         self.database = database
         self.channels = channels
         self.timeout = timeout
         self.retry = retry
         self.routes = routes or {}
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_concurrent = max_concurrent
+        self.poll_interval = poll_interval
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.on_outcome: list[Any] = []  # callables(channel, status, latency_ms), for metrics
+        self._wakeup = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._in_flight: dict[asyncio.Task[DeliveryOutcome], Claim] = {}
+        self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
         self._http: httpx.AsyncClient | None = None
+
+    # -- routing ---------------------------------------------------------------------------
 
     def channels_for(self, severity: str, requested: Iterable[str] | None = None) -> list[str]:
         """The channels an alert goes to: ``requested`` if given, else the severity's route."""
@@ -101,73 +150,146 @@ class Dispatcher:
             requested = self.routes[severity]
         return choose_channels(requested, self.channels)
 
-    async def start(self) -> None:
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
         """Open the shared HTTP client and hand it, with the other resources, to the channels."""
         self._http = httpx.AsyncClient(
             timeout=self.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=False
         )
-        context = ChannelContext(
-            http=self._http, push_subscriptions=DatabasePushStore(self.database)
-        )
+        store = DatabasePushStore(self.database)
         for channel in self.channels.values():
-            channel.bind(context)
+            channel.bind(ChannelContext(http=self._http, push_subscriptions=store))
+
+    async def close(self) -> None:
+        """Close the shared HTTP client."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def start(self) -> None:
+        """Open the resources and start claiming in the background."""
+        await self.open()
+        self._stopping = False
+        self._loop = asyncio.create_task(self._run(), name="herald-dispatcher")
 
     async def stop(self, grace: float) -> None:
-        """Let dispatches finish for up to ``grace`` s, cancel the rest, close the client."""
-        tasks = set(self._tasks.values())
+        """Stop claiming, let sends in flight finish for up to ``grace`` s, give back the rest."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._loop is not None:
+            await self._loop
+        tasks = set(self._in_flight)
         if tasks:
             _, unfinished = await asyncio.wait(tasks, timeout=grace)
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        await self._release_leases()
+        await self.close()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Dispatcher]:
-        """Started for the length of a block (the CLI); stopped afterwards."""
-        await self.start()
+        """Open for the length of a block without claiming in the background (the CLI)."""
+        await self.open()
         try:
             yield self
         finally:
-            await self.stop(grace=self.timeout)
+            await self.close()
 
-    def submit(self, alert_id: int) -> None:
-        """Start delivering ``alert_id`` in the background and return at once."""
-        task = asyncio.create_task(self._background(alert_id), name=f"herald-alert-{alert_id}")
-        self._tasks[alert_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(alert_id, None))
+    @property
+    def alive(self) -> bool:
+        """Whether the background claiming loop is running."""
+        return self._loop is not None and not self._loop.done()
 
-    async def wait(self, alert_id: int, seconds: float) -> bool:
-        """Wait up to ``seconds`` for a submitted alert; tell whether it has finished."""
-        task = self._tasks.get(alert_id)
-        if task is None:
-            return True
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-        return bool(done)
+    def notify(self) -> None:
+        """New work was recorded: claim it now instead of at the next poll."""
+        self._wakeup.set()
 
-    async def dispatch_alert(self, alert_id: int) -> list[DeliveryOutcome]:
-        """Send every pending delivery of ``alert_id`` concurrently; return the outcomes."""
+    # -- the claiming loop -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()  # before claiming: a wake-up during the claim is not lost
+            free = self.max_concurrent - len(self._in_flight)
+            claims: list[Claim] = []
+            try:
+                claims = await self._claim(free) if free > 0 else []
+                await self._start_all(claims)
+            except Exception:  # the database may be briefly away; keep trying
+                logger.exception("claiming deliveries failed; retrying in %ss", self.poll_interval)
+            if claims and len(claims) == free:
+                continue  # there may be more due right now
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wakeup.wait()
+
+    async def _start_all(self, claims: Sequence[Claim]) -> None:
+        alerts = await self._alerts({c.alert_id for c in claims})
+        for claim in claims:
+            task = asyncio.create_task(self._process(alerts[claim.alert_id], claim))
+            self._in_flight[task] = claim
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[DeliveryOutcome]) -> None:
+        self._in_flight.pop(task, None)
+        self._wakeup.set()  # a slot is free
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("delivery task failed", exc_info=task.exception())
+
+    async def _claim(self, limit: int, alert_id: int | None = None) -> list[Claim]:
+        now = utcnow()
+        due = select(Delivery.id).where(due_condition(now))
+        if alert_id is not None:
+            due = due.where(Delivery.alert_id == alert_id)
+        due = due.order_by(Delivery.id).limit(limit).with_for_update(skip_locked=True)
+        statement = (
+            update(Delivery)
+            .where(Delivery.id.in_(due.scalar_subquery()))
+            .values(
+                status=DeliveryStatus.SENDING,
+                claimed_by=self.worker_id,
+                lease_until=now + self.lease,
+                attempts=Delivery.attempts + 1,
+                started_at=now,
+                next_attempt_at=None,
+            )
+            .returning(Delivery.id, Delivery.alert_id, Delivery.channel, Delivery.attempts)
+            .execution_options(synchronize_session=False)
+        )
         async with self.database.session() as session:
-            record = await get_alert(session, alert_id)
-            if record is None:
-                raise LookupError(f"alert {alert_id} does not exist")
-            alert = record.to_alert()
-            pending = [
-                (d.id, d.channel) for d in record.deliveries if d.status == DeliveryStatus.PENDING
-            ]
-        return list(await asyncio.gather(*(self._deliver(alert, i, n) for i, n in pending)))
+            rows = (await session.execute(statement)).all()
+            await session.commit()
+        return [Claim(*row) for row in rows]
 
-    async def _background(self, alert_id: int) -> None:
-        try:
-            await self.dispatch_alert(alert_id)
-        except Exception:  # nobody awaits a background task: say what went wrong here
-            logger.exception("dispatching alert %s failed", alert_id)
+    async def _alerts(self, ids: set[int]) -> dict[int, Alert]:
+        if not ids:
+            return {}
+        columns = (
+            AlertRecord.id,
+            AlertRecord.title,
+            AlertRecord.message,
+            AlertRecord.severity,
+            AlertRecord.created_at,
+            AlertRecord.uid,
+        )  # columns, not entities: an alert's deliveries are not loaded alongside
+        async with self.database.session() as session:
+            rows = (await session.execute(select(*columns).where(AlertRecord.id.in_(ids)))).all()
+        return {
+            row.id: Alert(
+                row.id,
+                row.title,
+                row.message,
+                cast(Severity, row.severity),
+                row.created_at,
+                row.uid,
+            )
+            for row in rows
+        }
 
-    async def _attempt(
-        self, alert: Alert, name: str
-    ) -> tuple[Receipt | None, BaseException | None]:
+    # -- one attempt -------------------------------------------------------------------------
+
+    async def _attempt(self, alert: Alert, name: str) -> tuple[Receipt | None, Exception | None]:
         channel = self.channels.get(name)
         try:
             if channel is None:
@@ -177,59 +299,116 @@ class Dispatcher:
         except Exception as error:  # a channel's failure is data, not a crash
             return None, error
 
-    async def _deliver(self, alert: Alert, delivery_id: int, name: str) -> DeliveryOutcome:
-        attempt = 0
-        while True:
-            attempt += 1
-            await self._update(
-                delivery_id,
-                status=DeliveryStatus.SENDING,
-                attempts=attempt,
-                started_at=utcnow(),
+    async def _process(self, alert: Alert, claim: Claim) -> DeliveryOutcome:
+        started = time.perf_counter()
+        receipt, error = await self._attempt(alert, claim.channel)
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        values: dict[str, Any] = {"latency_ms": latency_ms, "claimed_by": None, "lease_until": None}
+        if error is None:
+            assert receipt is not None
+            status, message = DeliveryStatus.SENT, None
+            values |= {"provider_ref": receipt.reference, "detail": receipt.detail}
+        else:
+            message = describe_error(error, self.timeout)
+            logger.warning(
+                "alert %s on %s, attempt %s: %s", alert.id, claim.channel, claim.attempt, message
+            )
+            status = DeliveryStatus.FAILED
+            if is_retryable(error) and claim.attempt < self.retry.max_attempts:
+                status = DeliveryStatus.RETRYING
+                delay = self.retry.delay(claim.attempt, getattr(error, "retry_after", None))
+                values["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
+        if status in FINAL:
+            values["finished_at"] = utcnow()
+        await self._record(claim, status=status, error=message, **values)
+        for observe in self.on_outcome:
+            observe(claim.channel, status, latency_ms)
+        return DeliveryOutcome(claim.channel, status, message, latency_ms, claim.attempt)
+
+    async def _record(self, claim: Claim, **values: Any) -> None:
+        statement = (
+            update(Delivery)
+            .where(Delivery.id == claim.delivery_id, Delivery.claimed_by == self.worker_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.database.session() as session:
+            await session.execute(statement)
+            await session.commit()
+        self._progress.set()
+        self._progress = asyncio.Event()
+
+    async def _release_leases(self) -> None:
+        """Give back what this process claimed but did not finish, as it was before."""
+        statement = (
+            update(Delivery)
+            .where(Delivery.claimed_by == self.worker_id, Delivery.status == DeliveryStatus.SENDING)
+            .values(
+                status=case(
+                    (Delivery.attempts > 1, DeliveryStatus.RETRYING), else_=DeliveryStatus.PENDING
+                ),
+                attempts=Delivery.attempts - 1,
+                claimed_by=None,
+                lease_until=None,
                 next_attempt_at=None,
             )
-            started = time.perf_counter()
-            receipt, error = await self._attempt(alert, name)
-            latency_ms = round((time.perf_counter() - started) * 1000, 1)
-            if error is None:
-                assert receipt is not None
-                await self._update(
-                    delivery_id,
-                    status=DeliveryStatus.SENT,
-                    error=None,
-                    latency_ms=latency_ms,
-                    finished_at=utcnow(),
-                    provider_ref=receipt.reference,
-                    detail=receipt.detail,
-                )
-                return DeliveryOutcome(name, DeliveryStatus.SENT, None, latency_ms, attempt)
-            message = describe_error(error, self.timeout)
-            logger.warning("alert %s on %s, attempt %s: %s", alert.id, name, attempt, message)
-            if not is_retryable(error) or attempt >= self.retry.max_attempts:
-                await self._update(
-                    delivery_id,
-                    status=DeliveryStatus.FAILED,
-                    error=message,
-                    latency_ms=latency_ms,
-                    finished_at=utcnow(),
-                )
-                return DeliveryOutcome(name, DeliveryStatus.FAILED, message, latency_ms, attempt)
-            delay = self.retry.delay(attempt, getattr(error, "retry_after", None))
-            await self._update(
-                delivery_id,
-                status=DeliveryStatus.RETRYING,
-                error=message,
-                latency_ms=latency_ms,
-                next_attempt_at=utcnow() + timedelta(seconds=delay),
-            )
-            await asyncio.sleep(delay)
-
-    async def _update(self, delivery_id: int, **values: Any) -> None:
+            .execution_options(synchronize_session=False)
+        )
         async with self.database.session() as session:
-            await session.execute(
-                update(Delivery).where(Delivery.id == delivery_id).values(**values)
-            )
+            released = (await session.execute(statement)).rowcount  # type: ignore[attr-defined]
             await session.commit()
+        if released:
+            logger.info("released %s unfinished deliveries for the next start", released)
+
+    # -- whole alerts (the CLI, Prefer: wait) ------------------------------------------------
+
+    async def dispatch_alert(self, alert_id: int) -> list[DeliveryOutcome]:
+        """Send one alert's deliveries in this process until each is sent or failed."""
+        finals: dict[int, DeliveryOutcome] = {}  # by delivery id: the order they were created
+        while True:
+            claims = await self._claim(self.max_concurrent, alert_id=alert_id)
+            alerts = await self._alerts({alert_id}) if claims else {}
+            outcomes = await asyncio.gather(*(self._process(alerts[alert_id], c) for c in claims))
+            for claim, outcome in zip(claims, outcomes, strict=True):
+                if outcome.status in FINAL:
+                    finals[claim.delivery_id] = outcome
+            waiting = await self._next_attempt(alert_id)
+            if waiting is None:
+                return [finals[key] for key in sorted(finals)]
+            await asyncio.sleep(waiting)
+
+    async def _next_attempt(self, alert_id: int) -> float | None:
+        """Seconds until the alert's next retry is due; None when nothing is left to send."""
+        async with self.database.session() as session:
+            pending = (
+                await session.execute(
+                    select(func.count(), func.min(Delivery.next_attempt_at)).where(
+                        Delivery.alert_id == alert_id, Delivery.status.not_in(FINAL)
+                    )
+                )
+            ).one()
+        count, due = pending
+        if not count:
+            return None
+        if due is None:
+            return 0.0
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=utcnow().tzinfo)
+        return max(0.0, (due - utcnow()).total_seconds())
+
+    async def wait_for_alert(self, alert_id: int, seconds: float) -> bool:
+        """Wait up to ``seconds`` until every delivery of the alert is sent or failed, by this
+        process or another; tell whether that happened."""
+        deadline = time.monotonic() + seconds
+        while await self._next_attempt(alert_id) is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            progress = self._progress
+            with suppress(TimeoutError):  # other processes' progress only shows by polling
+                async with asyncio.timeout(min(0.25, remaining)):
+                    await progress.wait()
+        return True
 
 
 def get_dispatcher(app: Quart | None = None) -> Dispatcher:
@@ -251,19 +430,22 @@ def check_routes(routes: Mapping[str, list[str]] | None, channels: Mapping[str, 
 
 
 def init_app(app: Quart, channels: Mapping[str, Channel]) -> None:
-    """Attach a dispatcher for ``channels``; it starts and stops with serving."""
+    """Attach a dispatcher for ``channels``; it claims work while the app serves."""
     check_routes(app.config["ROUTES"], channels)
-    retry = RetryPolicy(
-        base=float(app.config["RETRY_BASE"]),
-        max_delay=float(app.config["RETRY_MAX_DELAY"]),
-        max_attempts=int(app.config["RETRY_MAX_ATTEMPTS"]),
-    )
+    config = app.config
     dispatcher = Dispatcher(
         get_db(app),
         channels,
-        timeout=float(app.config["CHANNEL_TIMEOUT"]),
-        retry=retry,
-        routes=app.config["ROUTES"],
+        timeout=float(config["CHANNEL_TIMEOUT"]),
+        retry=RetryPolicy(
+            base=float(config["RETRY_BASE"]),
+            max_delay=float(config["RETRY_MAX_DELAY"]),
+            max_attempts=int(config["RETRY_MAX_ATTEMPTS"]),
+        ),
+        routes=config["ROUTES"],
+        lease_seconds=float(config["LEASE_SECONDS"]),
+        max_concurrent=int(config["MAX_CONCURRENT_DELIVERIES"]),
+        poll_interval=float(config["DISPATCH_POLL_INTERVAL"]),
     )
     app.extensions["herald.dispatcher"] = dispatcher
 

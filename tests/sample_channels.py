@@ -146,3 +146,21 @@ class RejectingChannel(Channel):
     async def send(self, alert: Alert) -> None:
         self.calls += 1
         raise PermanentDeliveryError("invalid recipient", code=21211)
+
+
+class ProbeChannel(Channel):
+    """Takes a moment per alert and remembers how many sends overlapped at most."""
+
+    name = "probe"
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.active = self.peak = 0
+
+    async def send(self, alert: Alert) -> None:
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            await asyncio.sleep(0.05)
+        finally:
+            self.active -= 1

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from quart import Quart
+from sqlalchemy import update
 
+from app import create_app
 from app.alerts import get_alert, record_alert
 from app.db import get_db
 from app.dispatch import get_dispatcher
-from app.models import DeliveryStatus
+from app.models import Delivery, DeliveryStatus, utcnow
 from tests.conftest import migrated_app
 from tests.sample_channels import (
     FailingChannel,
     HangingChannel,
+    ProbeChannel,
     RecordingChannel,
     RendezvousChannel,
     SecondRendezvousChannel,
@@ -100,25 +104,102 @@ async def test_alert_status_summarises_its_deliveries(app: Quart) -> None:
     assert statuses == ["sent", "failed", "partial"]
 
 
-async def test_background_submission_can_be_awaited(app: Quart) -> None:
+async def test_background_worker_claims_and_sends(app: Quart) -> None:
     dispatcher = get_dispatcher(app)
     alert_id = await new_alert(app, ["recording"])
-    dispatcher.submit(alert_id)
-    assert await dispatcher.wait(alert_id, 5)
+    dispatcher.notify()
+    assert await dispatcher.wait_for_alert(alert_id, 5)
     async with get_db(app).session() as session:
         record = await get_alert(session, alert_id)
     assert record is not None
-    assert record.status == "sent"
+    [delivery] = record.deliveries
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+    assert delivery.claimed_by is None
+    assert delivery.lease_until is None
 
 
-async def test_shutdown_lets_running_dispatches_finish(settings: dict[str, Any]) -> None:
+async def test_an_expired_lease_is_claimed_again(app: Quart) -> None:
+    alert_id = await new_alert(app, ["recording"])
+    async with get_db(app).session() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.alert_id == alert_id)
+            .values(
+                status="sending",
+                attempts=1,
+                claimed_by="a-process-that-died",
+                lease_until=utcnow() - timedelta(seconds=1),
+            )
+        )
+        await session.commit()
+    dispatcher = get_dispatcher(app)
+    dispatcher.notify()
+    assert await dispatcher.wait_for_alert(alert_id, 5)
+    async with get_db(app).session() as session:
+        record = await get_alert(session, alert_id)
+    assert record is not None
+    assert (record.deliveries[0].status, record.deliveries[0].attempts) == ("sent", 2)
+
+
+async def test_a_live_lease_is_left_alone(app: Quart) -> None:
+    alert_id = await new_alert(app, ["recording"])
+    async with get_db(app).session() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.alert_id == alert_id)
+            .values(status="sending", claimed_by="busy", lease_until=utcnow() + timedelta(60))
+        )
+        await session.commit()
+    assert await get_dispatcher(app)._claim(10) == []
+
+
+async def test_two_workers_never_claim_the_same_delivery(app: Quart) -> None:
+    for _ in range(30):
+        await new_alert(app, ["recording", "failing"])
+    first, second = get_dispatcher(app), create_app(app.config, env="testing")
+    other = get_dispatcher(second)
+    other.database = first.database  # the same database, a different worker id
+    claims = await asyncio.gather(*(w._claim(7) for w in (first, other) for _ in range(5)))
+    ids = [c.delivery_id for batch in claims for c in batch]
+    assert len(ids) == len(set(ids)) == 60
+
+
+async def test_unfinished_claims_are_released_as_they_were(app: Quart) -> None:
+    alert_id = await new_alert(app, ["recording"])
+    dispatcher = get_dispatcher(app)
+    [claim] = await dispatcher._claim(10)
+    assert claim.attempt == 1
+    await dispatcher._release_leases()
+    async with get_db(app).session() as session:
+        record = await get_alert(session, alert_id)
+    assert record is not None
+    delivery = record.deliveries[0]
+    assert (delivery.status, delivery.attempts, delivery.claimed_by) == ("pending", 0, None)
+
+
+async def test_concurrency_is_bounded(settings: dict[str, Any]) -> None:
+    settings.update(CHANNELS=[path(ProbeChannel)], MAX_CONCURRENT_DELIVERIES=3)
+    app = await migrated_app(settings)
+    async with app.test_app():
+        ids = [await new_alert(app, ["probe"]) for _ in range(12)]
+        dispatcher = get_dispatcher(app)
+        dispatcher.notify()
+        for alert_id in ids:
+            assert await dispatcher.wait_for_alert(alert_id, 10)
+        probe = dispatcher.channels["probe"]
+        assert isinstance(probe, ProbeChannel)
+    assert probe.peak == 3  # never more than the bound, and the bound was used
+
+
+async def test_shutdown_lets_sends_in_flight_finish(settings: dict[str, Any]) -> None:
     settings["CHANNELS"] = [path(RecordingChannel), path(HangingChannel)]
     settings["CHANNEL_TIMEOUT"] = 0.5
     app = await migrated_app(settings)
     async with app.test_app():
         alert_id = await new_alert(app, ["recording", "hanging"])
-        get_dispatcher(app).submit(alert_id)
-    # after_serving waited for the dispatch: both outcomes are recorded, none left "sending"
+        get_dispatcher(app).notify()
+        await wait_until_status(app, alert_id, "hanging", "sending")
+    # stopping waited for the hanging send to time out: nothing is left "sending"
     async with get_db(app).connected() as database, database.session() as session:
         record = await get_alert(session, alert_id)
     assert record is not None
@@ -126,3 +207,15 @@ async def test_shutdown_lets_running_dispatches_finish(settings: dict[str, Any])
         "recording": "sent",
         "hanging": "failed",
     }
+
+
+async def wait_until_status(app: Quart, alert_id: int, channel: str, status: str) -> None:
+    """Poll until the alert's delivery on ``channel`` has ``status`` (5 s at most)."""
+    async with asyncio.timeout(5):
+        while True:
+            async with get_db(app).session() as session:
+                record = await get_alert(session, alert_id)
+            assert record is not None
+            if {d.channel: d.status for d in record.deliveries}.get(channel) == status:
+                return
+            await asyncio.sleep(0.01)

@@ -86,7 +86,7 @@ async def test_a_delivery_shows_retrying_between_attempts(settings: dict[str, An
         async with get_db(app).session() as session:
             record = await record_alert(session, message="m", channels=["flaky"], source="test")
         random.seed(3)  # the jittered wait is then ~7.1 s: long enough to look at
-        get_dispatcher(app).submit(record.id)
+        get_dispatcher(app).notify()
         delivery = await wait_for_status(app, record.id, "retrying")
         assert delivery.attempts == 1
         assert delivery.next_attempt_at is not None

@@ -82,12 +82,12 @@ async def create_alert() -> ResponseReturnValue:
         source="api",
         created_by_id=g.user.id,
     )
-    dispatcher.submit(record.id)
+    dispatcher.notify()
     headers = {"Location": url_for("api.read_alert", alert_id=record.id)}
     status = 202
     wait = prefer_wait()
     if wait is not None:
-        if await dispatcher.wait(record.id, wait):
+        if await dispatcher.wait_for_alert(record.id, wait):
             status = 200
         headers["Preference-Applied"] = f"wait={wait}"
         record = await get_alert(session, record.id) or record

@@ -125,7 +125,7 @@ async def send_alert() -> ResponseReturnValue:
         source="web",
         created_by_id=user.id if user else None,
     )
-    get_dispatcher().submit(record.id)
+    get_dispatcher().notify()
     await flash(f"Alert #{record.id} is on its way to {len(channels)} channel(s).", "success")
     return redirect(url_for("web.alert_detail", alert_id=record.id))
 

@@ -75,7 +75,7 @@ async def test_post_alert_answers_202_and_dispatches_in_background(
     assert body["severity"] == "warning"
     assert [d["channel"] for d in body["deliveries"]] == ["recording", "failing"]
 
-    assert await get_dispatcher(app).wait(1, 5)
+    assert await get_dispatcher(app).wait_for_alert(1, 5)
     final = await (await client.get("/api/alerts/1", headers=bearer)).get_json()
     by_channel = {d["channel"]: d for d in final["deliveries"]}
     assert by_channel["recording"]["status"] == "sent"

@@ -42,7 +42,7 @@ async def test_sending_from_the_form_delivers_and_shows_the_alert(
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/alerts/1"
-    assert await get_dispatcher(app).wait(1, 5)
+    assert await get_dispatcher(app).wait_for_alert(1, 5)
 
     page = await (await client.get("/alerts/1")).get_data(as_text=True)
     assert "Alert #1 is on its way to 1 channel(s)." in page
@@ -60,7 +60,7 @@ async def test_no_channel_ticked_follows_the_routes(
     await auth.login()
     response = await post_alert(client, message="routed")
     assert response.status_code == 302
-    assert await get_dispatcher(app).wait(1, 5)
+    assert await get_dispatcher(app).wait_for_alert(1, 5)
     page = await (await client.get("/alerts/1")).get_data(as_text=True)
     assert "Alert #1 is on its way to 2 channel(s)." in page  # no ROUTES: every channel
 
@@ -70,7 +70,7 @@ async def test_failed_channel_shows_its_error(
 ) -> None:
     await auth.login()
     await post_alert(client, message="boom", channels=["recording", "failing"])
-    assert await get_dispatcher(app).wait(1, 5)
+    assert await get_dispatcher(app).wait_for_alert(1, 5)
     page = await (await client.get("/alerts/1")).get_data(as_text=True)
     assert '<span class="badge badge-failed">failed</span>' in page
     assert "DeliveryError: provider said no (code 21211)" in page
