@@ -45,8 +45,10 @@ async def record_alert(
     severity: str = "info",
     source: str,
     created_by_id: int | None = None,
+    commit: bool = True,
 ) -> AlertRecord:
-    """Store an alert with one pending delivery per channel, in one transaction."""
+    """Store an alert with one pending delivery per channel, in one transaction (left open
+    for the caller to add to when ``commit`` is false)."""
     record = AlertRecord(
         title=title,
         message=message,
@@ -56,7 +58,7 @@ async def record_alert(
         deliveries=[Delivery(channel=name, status=DeliveryStatus.PENDING) for name in channels],
     )
     session.add(record)
-    await session.commit()
+    await (session.commit() if commit else session.flush())
     return record
 
 

@@ -9,7 +9,9 @@ from typing import Any
 from pydantic import ValidationError
 from quart import abort, g, jsonify, request, url_for
 from quart.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 
+from app import idempotency
 from app.alerts import (
     UnknownChannelError,
     alert_json,
@@ -21,6 +23,7 @@ from app.api import bp
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.errors import InvalidInput
+from app.models import IdempotencyKey
 from app.schemas import AlertIn, field_errors
 
 MAX_WAIT_SECONDS = 30
@@ -56,23 +59,27 @@ def int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     return int(raw)
 
 
-@bp.post("/alerts")
-async def create_alert() -> ResponseReturnValue:
-    """Record an alert and send it; 202 at once, or 200 after ``Prefer: wait=N`` if done."""
-    data = await read_json()
+def parse_alert(data: Any) -> tuple[AlertIn, list[str]]:
+    """The validated request and the channels it goes to; 422 naming what is wrong."""
     if not isinstance(data, dict):
         raise InvalidInput("The body must be a JSON object.", {"body": "must be a JSON object"})
     try:
         payload = AlertIn.model_validate(data)
-        dispatcher = get_dispatcher()
-        channels = dispatcher.channels_for(payload.severity, payload.channels)
+        return payload, get_dispatcher().channels_for(payload.severity, payload.channels)
     except ValidationError as error:
         fields = field_errors(error)
         raise InvalidInput("Some fields are invalid: " + ", ".join(fields) + ".", fields) from None
     except UnknownChannelError as error:
         raise InvalidInput(f"{str(error).capitalize()}.", {"channels": str(error)}) from None
 
+
+async def store_alert(
+    payload: AlertIn, channels: list[str], key: str | None, digest: str
+) -> tuple[int, bool]:
+    """Commit the alert (and its idempotency key); return its id and True, or the id of the
+    alert a concurrent request with the same key made first and False."""
     session = db_session()
+    user_id = g.user.id  # read now: a rollback below expires the user object
     record = await record_alert(
         session,
         message=payload.message,
@@ -80,17 +87,53 @@ async def create_alert() -> ResponseReturnValue:
         severity=payload.severity,
         channels=channels,
         source="api",
-        created_by_id=g.user.id,
+        created_by_id=user_id,
+        commit=key is None,
     )
-    dispatcher.notify()
-    headers = {"Location": url_for("api.read_alert", alert_id=record.id)}
-    status = 202
+    if key is None:
+        return record.id, True
+    session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=digest, alert_id=record.id))
+    try:
+        await session.commit()
+    except IntegrityError:  # a concurrent request with the same key committed first
+        await session.rollback()
+        existing = await idempotency.find(session, user_id, key)
+        if existing is None:
+            raise
+        idempotency.check_same_body(existing, digest)
+        return existing.alert_id, False
+    return record.id, True
+
+
+@bp.post("/alerts")
+async def create_alert() -> ResponseReturnValue:
+    """Record an alert and send it; 202 at once, or 200 after ``Prefer: wait=N`` if done.
+
+    With an ``Idempotency-Key`` seen in the last 24 h and the same body, answer 200 with the
+    alert that key created and send nothing again.
+    """
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    data = await read_json()
+    payload, channels = parse_alert(data)
+    digest = idempotency.body_digest(data)
+    session = db_session()
+    existing = await idempotency.find(session, g.user.id, key) if key else None
+    if existing is not None:
+        idempotency.check_same_body(existing, digest)
+        alert_id, created = existing.alert_id, False
+    else:
+        alert_id, created = await store_alert(payload, channels, key, digest)
+    if created:
+        get_dispatcher().notify()
+    status = 202 if created else 200
+    headers = {"Location": url_for("api.read_alert", alert_id=alert_id)}
     wait = prefer_wait()
     if wait is not None:
-        if await dispatcher.wait_for_alert(record.id, wait):
+        if await get_dispatcher().wait_for_alert(alert_id, wait):
             status = 200
         headers["Preference-Applied"] = f"wait={wait}"
-        record = await get_alert(session, record.id) or record
+    record = await get_alert(session, alert_id)
+    assert record is not None
     return alert_json(record), status, headers
 
 
