@@ -42,6 +42,7 @@ class Config:
     LEASE_SECONDS = 30.0
     MAX_CONCURRENT_DELIVERIES = 100
     DISPATCH_POLL_INTERVAL = 1.0
+    METRICS_TOKEN: str | None = None
     MAX_CONTENT_LENGTH = 1024 * 1024
     ADMIN_PASSWORD: str | None = None
     APP_NAME = "Herald"

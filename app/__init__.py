@@ -9,7 +9,7 @@ from typing import Any
 from quart import Quart
 
 import config as settings
-from app import api, cli, db, dispatch, errors, hooks, ops, templating, web
+from app import api, cli, db, dispatch, errors, hooks, metrics, ops, templating, web
 from app.middleware import RequestIdMiddleware
 from channels.registry import build_channels
 
@@ -27,6 +27,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     channels = build_channels(app.config)
     db.init_app(app)
     dispatch.init_app(app, channels)
+    metrics.init_app(app)
     hooks.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

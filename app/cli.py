@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import TypeVar
 
 import click
 from quart import Quart
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from app import idempotency
 from app.alerts import UnknownChannelError, record_alert
 from app.auth import create_token, create_user
 from app.db import Database, get_db
 from app.dispatch import get_dispatcher
-from app.models import User
+from app.models import AlertRecord, Delivery, DeliveryStatus, User, utcnow
 from channels.webpush import new_vapid_keys
 
 T = TypeVar("T")
@@ -76,6 +79,21 @@ def init_app(app: Quart) -> None:
         run(app, work)
 
     app.cli.command("vapid-keys")(vapid_keys_command)
+
+    @app.cli.command("purge")
+    @click.option(
+        "--older-than", "older_than", required=True, type=parse_duration, help="e.g. 30d, 12h"
+    )
+    def purge(older_than: timedelta) -> None:
+        """Delete alerts (and their deliveries) older than the given age."""
+
+        async def work(database: Database) -> tuple[int, int, int]:
+            return await purge_alerts(database, older_than)
+
+        alerts, deliveries, kept = run(app, work)
+        click.echo(f"Deleted {alerts} alert(s) and {deliveries} delivery record(s).")
+        if kept:
+            click.echo(f"Kept {kept} old alert(s) whose deliveries are not finished yet.")
 
     @app.cli.command("create-user")
     @click.argument("name")
@@ -142,6 +160,40 @@ def init_app(app: Quart) -> None:
         click.echo(format_table(("channel", "status", "latency", "error"), rows))
         if any(status != "sent" for _, status, _, _ in rows):
             sys.exit(1)
+
+
+DURATION = re.compile(r"(\d+)([smhdw])")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``2w`` or ``45s`` as a timedelta."""
+    match = DURATION.fullmatch(value.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise click.BadParameter("use a number and a unit, such as 30d, 12h, 90m or 2w")
+    return timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+
+
+async def purge_alerts(database: Database, older_than: timedelta) -> tuple[int, int, int]:
+    """Delete finished alerts created before now - ``older_than``, with their deliveries;
+    return (alerts, deliveries, alerts kept because they are still being sent)."""
+    cutoff = utcnow() - older_than
+    unfinished = select(Delivery.alert_id).where(
+        Delivery.status.not_in([DeliveryStatus.SENT, DeliveryStatus.FAILED])
+    )
+    old = AlertRecord.created_at < cutoff
+    async with database.session() as session:
+        kept = await session.scalar(
+            select(func.count()).select_from(AlertRecord).where(old, AlertRecord.id.in_(unfinished))
+        )
+        doomed = select(AlertRecord.id).where(old, AlertRecord.id.not_in(unfinished))
+        deliveries = await session.execute(delete(Delivery).where(Delivery.alert_id.in_(doomed)))
+        alerts = await session.execute(
+            delete(AlertRecord).where(old, AlertRecord.id.not_in(unfinished))
+        )
+        await idempotency.purge_expired(session)
+        await session.commit()
+    return int(alerts.rowcount or 0), int(deliveries.rowcount or 0), int(kept or 0)  # type: ignore[attr-defined]
 
 
 def vapid_keys_command() -> None:

@@ -185,7 +185,10 @@ class Dispatcher:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
-        await self._release_leases()
+        try:
+            await self._release_leases()
+        except Exception:  # shutting down must not fail; the leases will expire instead
+            logger.exception("could not release leases; they expire in %s", self.lease)
         await self.close()
 
     @asynccontextmanager

@@ -1,9 +1,14 @@
-"""Endpoints for load balancers and supervisors; no authentication."""
+"""Endpoints for load balancers, supervisors and Prometheus."""
 
 from __future__ import annotations
 
-from quart import Blueprint
+from quart import Blueprint, abort, current_app
 from quart.typing import ResponseReturnValue
+from sqlalchemy import text
+
+from app import metrics
+from app.db import get_db
+from app.dispatch import get_dispatcher
 
 bp = Blueprint("ops", __name__)
 
@@ -12,3 +17,33 @@ bp = Blueprint("ops", __name__)
 async def healthz() -> ResponseReturnValue:
     """The process is up and answering."""
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+async def readyz() -> ResponseReturnValue:
+    """Ready for traffic: the database answers and the dispatcher is running; else 503."""
+    database = "ok"
+    try:
+        async with get_db().session() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database means not ready
+        current_app.logger.warning("readiness: the database is unreachable", exc_info=True)
+        database = "unreachable"
+    dispatcher = "running" if get_dispatcher().alive else "stopped"
+    ready = database == "ok" and dispatcher == "running"
+    body = {
+        "status": "ready" if ready else "not ready",
+        "database": database,
+        "dispatcher": dispatcher,
+    }
+    return body, 200 if ready else 503
+
+
+@bp.get("/metrics")
+async def prometheus_metrics() -> ResponseReturnValue:
+    """Prometheus text format; bearer METRICS_TOKEN, or loopback clients when none is set."""
+    if not metrics.allowed():
+        abort(403, "Metrics are served to loopback clients, or with METRICS_TOKEN when set.")
+    registry = metrics.get_metrics()
+    await registry.refresh(current_app)
+    return metrics.exposition(registry)

@@ -131,3 +131,17 @@ def test_send_alert_to_unknown_channel_fails_clearly(app: Quart) -> None:
     result = invoke(app, "send-alert", "hello", "--channel", "pager")
     assert result.exit_code != 0
     assert "unknown channel(s): pager; configured channels: failing, recording" in result.output
+
+
+def test_purge_reports_what_it_deleted(app: Quart) -> None:
+    invoke(app, "migrate")
+    result = invoke(app, "purge", "--older-than", "30d")
+    assert result.exit_code == 0, result.output
+    assert "Deleted 0 alert(s) and 0 delivery record(s)." in result.output
+
+
+@pytest.mark.parametrize("age", ["soon", "0d", "30", "-1d"])
+def test_purge_needs_a_sensible_age(app: Quart, age: str) -> None:
+    result = invoke(app, "purge", "--older-than", age)
+    assert result.exit_code != 0
+    assert "such as 30d" in result.output
