@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest postgresql clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +29,18 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-test
-	$(BIN)/pytest
+# The storage tests also run on PostgreSQL: install Debian's server when it is missing (the
+# tests start their own instance on a loopback port, in a temporary directory).
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "Installing PostgreSQL from Debian's packages"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+			postgresql >/dev/null; \
+	fi
+
+pytest: $(VENV)/.installed-test postgresql
+	HERALD_REQUIRE_POSTGRES=1 $(BIN)/pytest
 
 test: lint typecheck pytest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from app import create_app
 from app.auth import create_token, create_user
 from app.db import get_db
 from app.models import User
+from tests import postgres
 from tests.sample_channels import FailingChannel, RecordingChannel, path
 
 PASSWORD = "correct horse battery staple"
@@ -30,10 +31,46 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``storage`` run once on SQLite and once on PostgreSQL."""
+    if (
+        metafunc.definition.get_closest_marker("storage")
+        and "database_kind" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("database_kind", ["sqlite", "postgresql"])
+
+
+@pytest.fixture(name="database_kind")
+def _database_kind() -> str:
+    return "sqlite"
+
+
+@pytest.fixture(name="postgres_url", scope="session")
+def _postgres_url() -> Iterator[str]:
+    if postgres.postgres_bin() is None:
+        message = "PostgreSQL is not installed; `make test` installs it"
+        if os.environ.get("HERALD_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with postgres.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(name="database_url")
+def _database_url(
+    database_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    if database_kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}"
+        return
+    with postgres.fresh_database(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
 @pytest.fixture(name="settings")
-def _settings(tmp_path: Path) -> dict[str, Any]:
+def _settings(database_url: str) -> dict[str, Any]:
     return {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}",
+        "DATABASE_URL": database_url,
         "CHANNELS": [path(RecordingChannel), path(FailingChannel)],
         "CHANNEL_TIMEOUT": 2.0,
         "RETRY_MAX_ATTEMPTS": 1,  # tests of retrying ask for more

@@ -15,6 +15,8 @@ from app.db import get_db
 from app.models import AlertRecord, ApiToken, User
 from tests.sample_channels import FailingChannel, RecordingChannel, path
 
+pytestmark = pytest.mark.storage
+
 
 @pytest.fixture(name="app")
 def _app(settings: dict[str, Any]) -> Quart:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from quart.testing.app import LifespanError
 from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import create_app
 from app.db import Database, DatabaseNotReadyError, get_db
 from tests.conftest import migrated_app
+from tests.postgres import free_port
+
+pytestmark = pytest.mark.storage
 
 
 async def test_unmigrated_database_stops_start_up(settings: dict[str, Any]) -> None:
@@ -53,10 +54,8 @@ async def test_upgrading_gives_existing_alerts_a_uid(settings: dict[str, Any]) -
     assert all(len(uid) == 32 and int(uid, 16) >= 0 for uid in uids)
 
 
-async def test_unreachable_database_is_reported(settings: dict[str, Any], tmp_path: Path) -> None:
-    (tmp_path / "a-file").write_text("not a directory")
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/a-file/herald.db")
-    database._engine = create_async_engine(database.url)  # skip open()'s mkdir
-    with pytest.raises(DatabaseNotReadyError, match="cannot reach the database"):
-        await database.check_schema()
-    await database.close()
+async def test_unreachable_database_is_reported() -> None:
+    database = Database(f"postgresql+asyncpg://herald@127.0.0.1:{free_port()}/herald")
+    async with database.connected():
+        with pytest.raises(DatabaseNotReadyError, match="cannot reach the database"):
+            await database.check_schema()

@@ -28,6 +28,8 @@ from tests.sample_channels import (
     path,
 )
 
+pytestmark = pytest.mark.storage
+
 RENDEZVOUS = [RendezvousChannel, SecondRendezvousChannel, ThirdRendezvousChannel]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +17,9 @@ from app.db import get_db
 from app.dispatch import get_dispatcher
 from app.models import AlertRecord, Delivery, utcnow
 from tests.channels.conftest import deliver
+from tests.postgres import free_port
+
+pytestmark = pytest.mark.storage
 
 LOOPBACK = {"client": ("127.0.0.1", 50000)}
 
@@ -40,13 +42,11 @@ async def test_readyz_is_503_when_the_dispatcher_stopped(app: Quart, client: Cli
     await get_dispatcher(app).start()  # so that shutdown finds it running
 
 
-async def test_readyz_is_503_when_the_database_is_away(
-    app: Quart, client: Client, tmp_path: Path
-) -> None:
+async def test_readyz_is_503_when_the_database_is_away(app: Quart, client: Client) -> None:
     database = get_db(app)
     working = database._engine, database._sessionmaker
-    (tmp_path / "a-file").write_text("")
-    unreachable = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/a-file/herald.db")
+    nobody_listens = f"postgresql+asyncpg://herald@127.0.0.1:{free_port()}/herald"
+    unreachable = create_async_engine(nobody_listens)
     database._engine, database._sessionmaker = unreachable, async_sessionmaker(unreachable)
     try:
         response = await client.get("/readyz")

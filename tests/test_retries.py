@@ -19,6 +19,8 @@ from tests.channels.conftest import deliver
 from tests.conftest import migrated_app
 from tests.sample_channels import FlakyChannel, RejectingChannel, path
 
+pytestmark = pytest.mark.storage
+
 
 @pytest.fixture(name="app")
 async def _app(settings: dict[str, Any]) -> AsyncIterator[Quart]:

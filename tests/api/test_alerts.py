@@ -13,6 +13,8 @@ from app.db import get_db
 from app.dispatch import get_dispatcher
 from app.models import ApiToken, utcnow
 
+pytestmark = pytest.mark.storage
+
 
 @pytest.mark.parametrize(
     "authorization",

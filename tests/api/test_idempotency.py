@@ -18,6 +18,8 @@ from app.models import AlertRecord, IdempotencyKey, utcnow
 from tests.conftest import add_user
 from tests.sample_channels import RecordingChannel
 
+pytestmark = pytest.mark.storage
+
 BODY = {"message": "Disk 99% full", "title": "db1", "channels": ["recording"]}
 
 

@@ -30,6 +30,8 @@ from tests.conftest import migrated_app
 from tests.sample_channels import path
 from tests.servers import HANG, Captured, ProviderSink, Reply
 
+pytestmark = pytest.mark.storage
+
 VAPID_PRIVATE, VAPID_PUBLIC = new_vapid_keys()
 SUBJECT = "mailto:ops@herald.example"
 

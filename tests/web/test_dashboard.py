@@ -13,6 +13,8 @@ from app.models import User
 from tests.conftest import AuthActions, csrf_from
 from tests.sample_channels import RecordingChannel
 
+pytestmark = pytest.mark.storage
+
 
 async def post_alert(client: Client, **fields: str | list[str]) -> Response:
     """Submit the compose form; list values become repeated fields, as a browser sends them."""
