@@ -23,6 +23,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     app.config.update(overrides or {})
     settings.validate(app.config)
     logging.basicConfig(level=app.config["LOG_LEVEL"], format=settings.LOG_FORMAT)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per provider request
 
     channels = build_channels(app.config)
     db.init_app(app)

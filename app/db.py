@@ -69,7 +69,9 @@ class Database:
         is_sqlite = self.url.get_backend_name() == "sqlite"
         if is_sqlite and self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = create_async_engine(self.url, pool_pre_ping=not is_sqlite)
+        # Room for the dispatcher's concurrent bookkeeping next to the requests being served.
+        pool = {} if is_sqlite else {"pool_size": 10, "max_overflow": 30, "pool_pre_ping": True}
+        self._engine = create_async_engine(self.url, **pool)
         if is_sqlite:
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessionmaker = async_sessionmaker(self._engine, expire_on_commit=False)

@@ -306,7 +306,8 @@ class Dispatcher:
         started = time.perf_counter()
         receipt, error = await self._attempt(alert, claim.channel)
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        values: dict[str, Any] = {"latency_ms": latency_ms, "claimed_by": None, "lease_until": None}
+        # claimed_by stays: it tells which process made the last attempt
+        values: dict[str, Any] = {"latency_ms": latency_ms, "lease_until": None}
         if error is None:
             assert receipt is not None
             status, message = DeliveryStatus.SENT, None

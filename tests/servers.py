@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -70,6 +74,7 @@ class Reply:
     body: Any = ""
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    delay: float = 0.0  # seconds the provider takes to answer
 
 
 HANG = Reply(hang=True)
@@ -107,6 +112,8 @@ class ProviderSink:
         if reply.hang:
             await self._release.wait()
             return "", 504
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
         return self._respond(reply)
 
     @staticmethod
@@ -124,3 +131,46 @@ class ProviderSink:
                 yield self
             finally:
                 self._release.set()  # let hanging requests end so the server can stop
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_hypercorn(env: dict[str, str], *extra: str, **kwargs: Any) -> subprocess.Popen[str]:
+    """Start ``hypercorn -c hypercorn.toml asgi:app`` from the repository, as ``make run`` does."""
+    command = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml", *extra, "asgi:app"]
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, text=True, **kwargs)
+
+
+class HeraldProcess:
+    """Herald under hypercorn in a subprocess, on a free loopback port; logs go to a file."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.url = ""
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> HeraldProcess:
+        """Start serving; requests wait in the socket's backlog until the app is up."""
+        sock = listening_socket()
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with self.log.open("a") as log:
+            self.process = run_hypercorn(
+                self.env,
+                "--bind",
+                f"fd://{sock.fileno()}",
+                pass_fds=(sock.fileno(),),
+                stderr=log,
+                stdout=log,
+            )
+        sock.close()
+        return self
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        """Send ``sig`` and wait for the exit code, leaving the event loop free meanwhile
+        (the sinks this process is talking to run on it)."""
+        assert self.process is not None
+        self.process.send_signal(sig)
+        return await asyncio.to_thread(self.process.wait, 60)

@@ -116,7 +116,7 @@ async def test_background_worker_claims_and_sends(app: Quart) -> None:
     assert record is not None
     [delivery] = record.deliveries
     assert (delivery.status, delivery.attempts) == ("sent", 1)
-    assert delivery.claimed_by is None
+    assert delivery.claimed_by == dispatcher.worker_id
     assert delivery.lease_until is None
 
 

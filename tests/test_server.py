@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +24,7 @@ from tests.sample_channels import (
     ThirdSlowChannel,
     path,
 )
-from tests.servers import hypercorn_server, listening_socket
+from tests.servers import hypercorn_server, listening_socket, run_hypercorn
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW = ["slow1", "slow2", "slow3"]
@@ -105,14 +102,6 @@ async def test_background_dispatch_is_visible_by_polling(
     while (status := (await client.get(location)).json()["status"]) != "sent":
         assert time.monotonic() < deadline, f"still {status} after 10 s"
         await asyncio.sleep(0.05)
-
-
-def run_hypercorn(env: dict[str, str], *extra: str, **kwargs: Any) -> subprocess.Popen[str]:
-    """Start ``hypercorn -c hypercorn.toml asgi:app`` as ``make run`` does."""
-    command = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml", *extra, "asgi:app"]
-    return subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.PIPE, text=True, **kwargs
-    )
 
 
 @pytest.mark.parametrize(
