@@ -90,12 +90,15 @@ class FanOut:
     """Delivers one alert to several recipients concurrently.
 
     Recipients that succeeded are remembered per alert (for the most recent alerts), so a
-    retry after a transient failure goes only to the ones still missing.
+    retry after a transient failure goes only to the ones still missing. At most
+    ``concurrency`` sends run at once, so 10,000 recipients cost 10,000 small records, not
+    10,000 open connections.
     """
 
-    def __init__(self, remember: int = 1024) -> None:
+    def __init__(self, remember: int = 1024, concurrency: int = 50) -> None:
         self._delivered: OrderedDict[str, set[str]] = OrderedDict()
         self._remember = remember
+        self._concurrency = concurrency
 
     def _done_for(self, alert: Alert) -> set[str]:
         key = alert.uid or str(alert.id)
@@ -115,7 +118,13 @@ class FanOut:
         """Call ``send_one`` for every recipient not yet served; sum up the outcome."""
         done = self._done_for(alert)
         pending = [r for r in recipients if r not in done]
-        results = await asyncio.gather(*(send_one(r) for r in pending), return_exceptions=True)
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def bounded(recipient: str) -> str | None:
+            async with slots:
+                return await send_one(recipient)
+
+        results = await asyncio.gather(*(bounded(r) for r in pending), return_exceptions=True)
         references: list[str] = []
         errors: dict[str, DeliveryError] = {}
         for recipient, result in zip(pending, results, strict=True):

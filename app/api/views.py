@@ -133,7 +133,8 @@ async def create_alert() -> ResponseReturnValue:
             status = 200
         headers["Preference-Applied"] = f"wait={wait}"
     record = await get_alert(session, alert_id)
-    assert record is not None
+    if record is None:  # purged in the meantime
+        abort(404, f"There is no alert {alert_id}.")
     return alert_json(record), status, headers
 
 

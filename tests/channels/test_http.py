@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import httpx
@@ -135,3 +136,18 @@ async def test_fan_out_remembers_only_recent_alerts() -> None:
     for alert_id in range(5):
         await fan_out.send(Alert(alert_id, "", "m", "info", NOW, f"u{alert_id}"), ["a"], send_one)
     assert list(fan_out._delivered) == ["u3", "u4"]
+
+
+async def test_fan_out_bounds_concurrent_sends() -> None:
+    active = peak = 0
+
+    async def send_one(recipient: str) -> str | None:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0)  # let the others start if they may
+        active -= 1
+        return None
+
+    await FanOut(concurrency=4).send(ALERT, [str(n) for n in range(40)], send_one)
+    assert peak == 4
