@@ -69,8 +69,10 @@ async def herald_env(
         "HERALD_WEBHOOK_URLS": f'["{sinks.webhook.url}/hook"]',
         "HERALD_WEBHOOK_SECRET": SECRET,
         "HERALD_SLACK_WEBHOOK_URL": f"{sinks.slack.url}/services/T/B/X",
-        "HERALD_CHANNEL_TIMEOUT": "1.5",
-        "HERALD_LEASE_SECONDS": "2",
+        # Generous: the sinks share this test's event loop with the client submitting alerts,
+        # and a timed-out attempt is retried, which would be a repeat unrelated to the stop.
+        "HERALD_CHANNEL_TIMEOUT": "5",
+        "HERALD_LEASE_SECONDS": "6",
         "HERALD_MAX_CONCURRENT_DELIVERIES": "20",
         "HERALD_DISPATCH_POLL_INTERVAL": "0.2",
         "HERALD_RETRY_BASE": "0.1",
