@@ -43,6 +43,10 @@ class Config:
     MAX_CONCURRENT_DELIVERIES = 100
     DISPATCH_POLL_INTERVAL = 1.0
     METRICS_TOKEN: str | None = None
+    TRUSTED_PROXY_HOPS = 0  # proxies in front of Herald whose X-Forwarded-* headers count
+    LOGIN_RATE_LIMIT = "5/minute"
+    API_RATE_LIMIT = "600/minute"
+    REDIS_URL: str | None = None
     MAX_CONTENT_LENGTH = 1024 * 1024
     ADMIN_PASSWORD: str | None = None
     APP_NAME = "Herald"
@@ -50,6 +54,8 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
     SESSION_COOKIE_NAME = "herald_session"
+    SESSION_LIFETIME = 12 * 3600  # seconds a sign-in lasts
+    HSTS = False  # Strict-Transport-Security; on in production
     PROPAGATE_EXCEPTIONS = False  # errors always reach Herald's handlers, in tests too
     LOG_LEVEL = "INFO"
 
@@ -77,6 +83,7 @@ class ProductionConfig(Config):
     ENV = "production"
     SECRET_KEY = ""
     SESSION_COOKIE_SECURE = True
+    HSTS = True
 
 
 ENVIRONMENTS: dict[str, type[Config]] = {
@@ -116,9 +123,17 @@ def validate(settings: Mapping[str, Any]) -> None:
     secret = settings.get("SECRET_KEY")
     _require(isinstance(secret, str) and len(secret) >= 16, "SECRET_KEY", "must be 16+ characters")
     if settings.get("ENV") == "production":
+        _require(secret != DEV_SECRET_KEY, "SECRET_KEY", "the development key is refused here")
+        _require(not settings.get("DEBUG"), "DEBUG", "must be off in production")
         _require(
-            secret != DEV_SECRET_KEY, "SECRET_KEY", "the development key is refused in production"
+            settings.get("SESSION_COOKIE_SECURE") is True,
+            "SESSION_COOKIE_SECURE",
+            "must be true in production: session cookies travel over HTTPS only",
         )
+    hops: Any = settings.get("TRUSTED_PROXY_HOPS")
+    _require(_is_whole(hops) and hops >= 0, "TRUSTED_PROXY_HOPS", "must be 0 or more")
+    lifetime: Any = settings.get("SESSION_LIFETIME")
+    _require(_is_whole(lifetime) and lifetime > 0, "SESSION_LIFETIME", "must be whole seconds")
     url = settings.get("DATABASE_URL")
     _require(isinstance(url, str) and "://" in url, "DATABASE_URL", "must be a SQLAlchemy URL")
     channels = settings.get("CHANNELS")

@@ -6,10 +6,24 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
 import config as settings
-from app import api, cli, db, dispatch, errors, hooks, metrics, ops, templating, web
+from app import (
+    api,
+    auth,
+    cli,
+    db,
+    dispatch,
+    errors,
+    hooks,
+    metrics,
+    ops,
+    ratelimit,
+    templating,
+    web,
+)
 from app.middleware import RequestIdMiddleware
 from channels.registry import build_channels
 
@@ -29,6 +43,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     db.init_app(app)
     dispatch.init_app(app, channels)
     metrics.init_app(app)
+    auth.init_app(app)
+    ratelimit.init_app(app)
     hooks.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
@@ -37,4 +53,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     app.asgi_app = RequestIdMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:  # outermost, so that everything inside sees the client the proxies saw
+        app.asgi_app = ProxyFixMiddleware(app.asgi_app, mode="legacy", trusted_hops=hops)  # type: ignore[method-assign]
     return app

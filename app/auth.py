@@ -6,13 +6,14 @@ import functools
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import ParamSpec
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from quart import flash, g, redirect, request, session, url_for
+from quart import Quart, current_app, flash, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from app.models import ApiToken, User, utcnow
 
 TOKEN_PREFIX = "hrld_"  # noqa: S105 - a prefix, not a secret
 LOGIN_MESSAGE = "Please log in to continue."
+SESSION_EXPIRED = "Your session has expired."
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -100,18 +102,32 @@ async def create_token(session: AsyncSession, user: User, label: str = "") -> st
     return token
 
 
+def start_session(user: User) -> None:
+    """Sign ``user`` in on a brand-new session (no fixation) that ends after SESSION_LIFETIME."""
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user.id
+    session["expires_at"] = int(time.time()) + int(current_app.config["SESSION_LIFETIME"])
+
+
 async def current_user() -> User | None:
     """The signed-in user of this request (session cookie or bearer token), cached in ``g``."""
     if "user" not in g:
-        user_id = session.get("user_id")
-        g.user = await db_session().get(User, user_id) if isinstance(user_id, int) else None
+        g.user = None
+        user_id, expires_at = session.get("user_id"), session.get("expires_at")
+        if isinstance(user_id, int):
+            if isinstance(expires_at, int) and expires_at > time.time():
+                g.user = await db_session().get(User, user_id)
+            else:
+                session.clear()
+                g.session_expired = True
     user: User | None = g.user
     return user
 
 
 async def redirect_to_login() -> ResponseReturnValue:
     """Flash the login prompt and redirect to the login page, coming back here after."""
-    await flash(LOGIN_MESSAGE, "security")
+    await flash(SESSION_EXPIRED if g.get("session_expired") else LOGIN_MESSAGE, "security")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("web.login", next=target))
 
@@ -128,3 +144,9 @@ def login_required(
         return await view(*args, **kwargs)
 
     return wrapped
+
+
+def init_app(app: Quart) -> None:
+    """Let the signed cookie outlive SESSION_LIFETIME by a day, so that an expired session is
+    still readable and the user can be told it expired rather than simply asked to log in."""
+    app.permanent_session_lifetime = timedelta(seconds=app.config["SESSION_LIFETIME"] + 86400)

@@ -66,8 +66,10 @@ class RequestIdMiddleware:
         try:
             await self.app(http_scope, receive, send_and_note_status)
         finally:
+            client = (http_scope.get("client") or ("-",))[0]
             access_logger.info(
-                "%s %s %s %.1fms %s",
+                "%s %s %s %s %.1fms %s",
+                client,
                 http_scope["method"],
                 http_scope["path"],
                 status,

@@ -129,6 +129,7 @@ async def throughput(database_url: str, args: argparse.Namespace) -> dict[str, A
         "HERALD_WEBHOOK_URLS": f'["{sink}/hook"]',
         "HERALD_WEBHOOK_SECRET": SECRET,
         "HERALD_LOG_LEVEL": "WARNING",
+        "HERALD_API_RATE_LIMIT": "1000000/minute",
     }
     hypercorn = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml"]
     with ExitStack() as stack:

@@ -78,9 +78,9 @@ def _settings(database_url: str) -> dict[str, Any]:
     }
 
 
-async def migrated_app(settings: dict[str, Any]) -> Quart:
+async def migrated_app(settings: dict[str, Any], env: str | None = "testing") -> Quart:
     """A Herald app for ``settings`` whose database has every migration applied."""
-    app = create_app(settings, env="testing")
+    app = create_app(settings, env=env)
     async with get_db(app).connected() as database:
         await database.migrate()
     return app

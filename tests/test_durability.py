@@ -77,6 +77,7 @@ async def herald_env(
         "HERALD_DISPATCH_POLL_INTERVAL": "0.2",
         "HERALD_RETRY_BASE": "0.1",
         "HERALD_LOG_LEVEL": "WARNING",
+        "HERALD_API_RATE_LIMIT": "100000/minute",
         **extra,
     }
     return env, token

@@ -40,8 +40,8 @@ async def test_one_access_log_line_per_request(
         await client.get("/healthz?probe=1", headers={"X-Request-ID": "acc-1"})
     lines = [r.getMessage() for r in caplog.records if r.name == "herald.access"]
     assert len(lines) == 1
-    method, path, status, duration, request_id = lines[0].split()
-    assert (method, path, status, request_id) == ("GET", "/healthz", "200", "acc-1")
+    peer, method, path, status, duration, request_id = lines[0].split()
+    assert (peer, method, path, status, request_id) == ("-", "GET", "/healthz", "200", "acc-1")
     assert duration.endswith("ms")
 
 
@@ -77,7 +77,7 @@ async def test_status_500_is_logged_when_the_app_raises(caplog: pytest.LogCaptur
     scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
     with caplog.at_level(logging.INFO, logger="herald.access"), pytest.raises(RuntimeError):
         await RequestIdMiddleware(broken)(scope, receive, send)  # type: ignore[arg-type]
-    assert caplog.records[-1].getMessage().split()[:3] == ["GET", "/x", "500"]
+    assert caplog.records[-1].getMessage().split()[:4] == ["-", "GET", "/x", "500"]
 
 
 def test_invalid_header_option_is_refused() -> None:

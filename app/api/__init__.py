@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from quart import Blueprint, g, request
+from quart_rate_limiter import limit_blueprint
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from app import csrf
 from app.auth import current_user, user_for_token
 from app.db import db_session
+from app.ratelimit import API_LIMITS
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+limit_blueprint(bp, limits=API_LIMITS)
 
 
 # Routes the dashboard's own script calls with the session cookie (and the CSRF header).

@@ -18,13 +18,15 @@ from quart import (
     url_for,
 )
 from quart.typing import ResponseReturnValue
+from quart_rate_limiter import rate_limit
 from sqlalchemy import select
 
 from app.alerts import UnknownChannelError, get_alert, recent_alerts, record_alert
-from app.auth import authenticate, current_user
+from app.auth import authenticate, current_user, start_session
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.models import ApiToken, User
+from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
 from app.web import bp
 from channels.webpush import WebPushChannel
@@ -44,6 +46,7 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limit(limits=LOGIN_LIMITS)
 async def login() -> ResponseReturnValue:
     """Show the login form; on POST, sign the user in."""
     if request.method == "GET":
@@ -53,8 +56,7 @@ async def login() -> ResponseReturnValue:
     if user is None:
         await flash("Invalid username or password.", "error")
         return await render_template("web/login.html", username=form.get("username", "")), 401
-    session.clear()  # a fresh session on every login: no fixation
-    session["user_id"] = user.id
+    start_session(user)
     await flash(f"Welcome, {user.username}.", "success")
     return redirect(safe_next(request.args.get("next")))
 

@@ -1,0 +1,94 @@
+"""Rate limits: login attempts per address and per username, API calls per token."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+
+from app.auth import create_token
+from app.db import get_db
+from app.models import User
+from tests.conftest import PASSWORD, add_user, csrf_from, migrated_app
+
+ADDRESS_A = {"client": ("198.51.100.7", 40000)}
+ADDRESS_B = {"client": ("198.51.100.8", 40000)}
+
+
+async def attempt(client: Client, username: str, password: str, scope: dict[str, Any]) -> Any:
+    token = await csrf_from(client)
+    form = {"username": username, "password": password, "csrf_token": token}
+    return await client.post("/login", form=form, scope_base=scope)
+
+
+async def test_the_sixth_login_attempt_a_minute_from_one_address_is_429(
+    client: Client, user: User
+) -> None:
+    for n in range(5):
+        response = await attempt(client, f"guess{n}", "wrong", ADDRESS_A)
+        assert response.status_code == 401
+    refused = await attempt(client, "alice", PASSWORD, ADDRESS_A)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert "429 · Too Many Requests" in await refused.get_data(as_text=True)
+    other_address = await attempt(client, "alice", PASSWORD, ADDRESS_B)
+    assert other_address.status_code == 302  # a different address is not held back
+
+
+async def test_one_username_is_limited_across_addresses(client: Client, user: User) -> None:
+    for n in range(5):
+        scope = {"client": (f"203.0.113.{n}", 40000)}
+        assert (await attempt(client, "alice", "wrong", scope)).status_code == 401
+    refused = await attempt(client, "Alice", PASSWORD, {"client": ("203.0.113.99", 40000)})
+    assert refused.status_code == 429
+
+
+async def test_a_spoofed_forwarded_for_does_not_reset_the_limit(client: Client, user: User) -> None:
+    for n in range(6):
+        token = await csrf_from(client)
+        response = await client.post(
+            "/login",
+            form={"username": f"u{n}", "password": "wrong", "csrf_token": token},
+            headers={"X-Forwarded-For": f"10.0.0.{n}"},
+            scope_base=ADDRESS_A,
+        )
+    assert response.status_code == 429
+
+
+async def test_viewing_the_login_page_is_not_an_attempt(client: Client) -> None:
+    for _ in range(10):
+        assert (await client.get("/login", scope_base=ADDRESS_A)).status_code == 200
+
+
+@pytest.fixture(name="limited_app")
+async def _limited_app(settings: dict[str, Any]) -> AsyncIterator[Quart]:
+    app = await migrated_app({**settings, "API_RATE_LIMIT": "3/minute"})
+    async with app.test_app():
+        yield app
+
+
+async def test_api_calls_are_limited_per_token_with_json_429(limited_app: Quart) -> None:
+    client = limited_app.test_client()
+    owner = await add_user(limited_app, "ops")
+    async with get_db(limited_app).session() as session:
+        first = {"Authorization": f"Bearer {await create_token(session, owner)}"}
+        second = {"Authorization": f"Bearer {await create_token(session, owner)}"}
+    for _ in range(3):
+        assert (await client.get("/api/channels", headers=first)).status_code == 200
+    refused = await client.get("/api/channels", headers=first)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    body = await refused.get_json()
+    assert (body["error"], body["status_code"]) == ("Too Many Requests", 429)
+    assert (await client.get("/api/channels", headers=second)).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["5", "5/fortnight", "0/minute", "many"])
+def test_malformed_limits_stop_start_up(settings: dict[str, Any], value: str) -> None:
+    from app import create_app
+
+    with pytest.raises(ValueError, match="LOGIN_RATE_LIMIT: write a limit like"):
+        create_app({**settings, "LOGIN_RATE_LIMIT": value}, env="testing")
