@@ -22,10 +22,10 @@ from quart_rate_limiter import rate_limit
 from sqlalchemy import select
 
 from app.alerts import UnknownChannelError, get_alert, recent_alerts, record_alert
-from app.auth import authenticate, current_user, start_session
+from app.auth import authenticate, create_token, current_user, start_session
 from app.db import db_session
 from app.dispatch import get_dispatcher
-from app.models import ApiToken, User
+from app.models import ApiToken, User, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
 from app.web import bp
@@ -141,13 +141,54 @@ async def alert_detail(alert_id: int) -> ResponseReturnValue:
     return await render_template("web/alert.html", alert=record)
 
 
-@bp.get("/admin")
-async def admin() -> ResponseReturnValue:
-    """Users and API tokens; administrators only."""
+async def require_admin() -> User:
+    """The signed-in administrator; the 403 page for anyone else."""
     user = await current_user()
     if user is None or not user.is_admin:
         abort(403, "Only administrators can see this page.")
+    return user
+
+
+async def render_admin(new_token: str | None = None) -> str:
     session_ = db_session()
     users = list(await session_.scalars(select(User).order_by(User.username)))
     tokens = list(await session_.scalars(select(ApiToken).order_by(ApiToken.id)))
-    return await render_template("web/admin.html", users=users, tokens=tokens)
+    return await render_template("web/admin.html", users=users, tokens=tokens, new_token=new_token)
+
+
+@bp.get("/admin")
+async def admin() -> ResponseReturnValue:
+    """Users and API tokens; administrators only."""
+    await require_admin()
+    return await render_admin()
+
+
+@bp.post("/admin/tokens")
+async def admin_create_token() -> ResponseReturnValue:
+    """Create a token for a user and show it, this once, on the page (never in a cookie)."""
+    await require_admin()
+    form = await request.form
+    owner = await db_session().scalar(select(User).where(User.username == form.get("username")))
+    if owner is None:
+        await flash("Choose an existing user for the token.", "error")
+        return redirect(url_for("web.admin"))
+    label = form.get("label", "").strip()[:100]
+    token = await create_token(db_session(), owner, label)
+    await flash(
+        f"Token created for {owner.username}. Copy it now: it is not shown again.", "success"
+    )
+    return await render_admin(new_token=token), 201
+
+
+@bp.post("/admin/tokens/<int:token_id>/revoke")
+async def admin_revoke_token(token_id: int) -> ResponseReturnValue:
+    """Revoke a token: it stops working at once."""
+    await require_admin()
+    record = await db_session().get(ApiToken, token_id)
+    if record is None:
+        abort(404, f"There is no token {token_id}.")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        await db_session().commit()
+    await flash(f"Token {record.label or token_id} revoked.", "info")
+    return redirect(url_for("web.admin"))
