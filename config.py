@@ -48,6 +48,7 @@ class Config:
     API_RATE_LIMIT = "600/minute"
     REDIS_URL: str | None = None
     MAX_CONTENT_LENGTH = 1024 * 1024
+    BODY_TIMEOUT = 30  # seconds a client may take to send its request body (then 408)
     ADMIN_PASSWORD: str | None = None
     APP_NAME = "Herald"
     SESSION_COOKIE_HTTPONLY = True
@@ -162,6 +163,8 @@ def validate(settings: Mapping[str, Any]) -> None:
     )
     bound: Any = settings.get("MAX_CONCURRENT_DELIVERIES")
     _require(_is_whole(bound) and bound >= 1, "MAX_CONCURRENT_DELIVERIES", "must be 1 or more")
+    body_timeout: Any = settings.get("BODY_TIMEOUT")
+    _require(_is_number(body_timeout) and body_timeout > 0, "BODY_TIMEOUT", "must be seconds")
     limit: Any = settings.get("MAX_CONTENT_LENGTH")
     _require(
         _is_whole(limit) and limit > 0, "MAX_CONTENT_LENGTH", "must be a positive whole number"
