@@ -19,6 +19,7 @@ from app import (
     errors,
     hooks,
     metrics,
+    openapi,
     ops,
     ratelimit,
     templating,
@@ -47,6 +48,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     ratelimit.init_app(app)
     hooks.init_app(app)
     errors.init_app(app)
+    openapi.init_app(app)
     templating.init_app(app)
     cli.init_app(app)
     app.register_blueprint(web.bp)

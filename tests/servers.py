@@ -168,6 +168,12 @@ class HeraldProcess:
         sock.close()
         return self
 
+    def terminate(self) -> int:
+        """SIGTERM, and wait for the exit code (for synchronous tests)."""
+        assert self.process is not None
+        self.process.terminate()
+        return self.process.wait(60)
+
     async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
         """Send ``sig`` and wait for the exit code, leaving the event loop free meanwhile
         (the sinks this process is talking to run on it)."""

@@ -6,9 +6,13 @@ import json
 import re
 from typing import Any
 
-from pydantic import ValidationError
-from quart import abort, g, jsonify, request, url_for
+from quart import abort, g, request, url_for
 from quart.typing import ResponseReturnValue
+from quart_schema import (
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
 from sqlalchemy.exc import IntegrityError
 
 from app import idempotency
@@ -24,10 +28,10 @@ from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.errors import InvalidInput
 from app.models import IdempotencyKey
-from app.schemas import AlertIn, field_errors
+from app.openapi import document_errors
+from app.schemas import AlertIn, AlertOut, AlertPage, AlertQuery, ChannelList
 
 MAX_WAIT_SECONDS = 30
-DEFAULT_PAGE, MAX_PAGE = 50, 200
 PREFER_WAIT = re.compile(r"(?:^|[,;])\s*wait\s*=\s*(\d+)\s*(?:$|[,;])", re.IGNORECASE)
 
 
@@ -48,27 +52,18 @@ def prefer_wait() -> int | None:
     return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else None
 
 
-def int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
-    """A whole-number query argument within ``low..high``; 422 naming it otherwise."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        problem = f"must be a whole number from {low} to {high}"
-        raise InvalidInput(f"Query argument '{name}' {problem}.", {name: problem})
-    return int(raw)
+@bp.before_request
+async def require_json_body() -> None:
+    """Writes carry JSON: 415 for another media type, 400 when it does not parse, before the
+    schema judges the fields."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        await read_json()
 
 
-def parse_alert(data: Any) -> tuple[AlertIn, list[str]]:
-    """The validated request and the channels it goes to; 422 naming what is wrong."""
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.", {"body": "must be a JSON object"})
+def alert_channels(payload: AlertIn) -> list[str]:
+    """The channels the alert goes to; 422 listing the configured ones for unknown names."""
     try:
-        payload = AlertIn.model_validate(data)
-        return payload, get_dispatcher().channels_for(payload.severity, payload.channels)
-    except ValidationError as error:
-        fields = field_errors(error)
-        raise InvalidInput("Some fields are invalid: " + ", ".join(fields) + ".", fields) from None
+        return get_dispatcher().channels_for(payload.severity, payload.channels)
     except UnknownChannelError as error:
         raise InvalidInput(f"{str(error).capitalize()}.", {"channels": str(error)}) from None
 
@@ -106,23 +101,26 @@ async def store_alert(
 
 
 @bp.post("/alerts")
-async def create_alert() -> ResponseReturnValue:
+@validate_request(AlertIn)
+@validate_response(AlertOut, 200)
+@validate_response(AlertOut, 202)
+@document_errors(400, 413, 415, 422)
+async def create_alert(data: AlertIn) -> ResponseReturnValue:
     """Record an alert and send it; 202 at once, or 200 after ``Prefer: wait=N`` if done.
 
     With an ``Idempotency-Key`` seen in the last 24 h and the same body, answer 200 with the
     alert that key created and send nothing again.
     """
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-    data = await read_json()
-    payload, channels = parse_alert(data)
-    digest = idempotency.body_digest(data)
+    channels = alert_channels(data)
+    digest = idempotency.body_digest(await request.get_json())
     session = db_session()
     existing = await idempotency.find(session, g.user.id, key) if key else None
     if existing is not None:
         idempotency.check_same_body(existing, digest)
         alert_id, created = existing.alert_id, False
     else:
-        alert_id, created = await store_alert(payload, channels, key, digest)
+        alert_id, created = await store_alert(data, channels, key, digest)
     if created:
         get_dispatcher().notify()
     status = 202 if created else 200
@@ -139,6 +137,8 @@ async def create_alert() -> ResponseReturnValue:
 
 
 @bp.get("/alerts/<int:alert_id>")
+@validate_response(AlertOut)
+@document_errors(404)
 async def read_alert(alert_id: int) -> ResponseReturnValue:
     """One alert with its deliveries."""
     record = await get_alert(db_session(), alert_id)
@@ -148,22 +148,26 @@ async def read_alert(alert_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/alerts")
-async def list_alerts() -> ResponseReturnValue:
+@validate_querystring(AlertQuery)
+@validate_response(AlertPage)
+@document_errors(422)
+async def list_alerts(query_args: AlertQuery) -> ResponseReturnValue:
     """Alerts newest first; page on with ``before=<next_before>``."""
-    limit = int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
-    before = int_arg("before", None, 1, 2**62)
-    records = await recent_alerts(db_session(), limit=limit, before=before)
+    limit = query_args.limit
+    records = await recent_alerts(db_session(), limit=limit, before=query_args.before)
     next_before = records[-1].id if len(records) == limit else None
     return {"alerts": [alert_json(r) for r in records], "next_before": next_before}
 
 
 @bp.get("/channels")
+@validate_response(ChannelList)
+@document_errors()
 async def list_channels() -> ResponseReturnValue:
     """The configured channels."""
     channels = get_dispatcher().channels
-    return jsonify(
-        channels=[
+    return {
+        "channels": [
             {"name": name, "class": f"{type(ch).__module__}.{type(ch).__qualname__}"}
             for name, ch in channels.items()
         ]
-    )
+    }

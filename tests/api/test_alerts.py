@@ -125,7 +125,7 @@ async def post_raw(client: Client, bearer: dict[str, str], body: bytes, **header
         (b'{"message": "unterminated', 400, "not valid JSON"),
         (b"\xff\xfe", 400, "not valid JSON"),
         (b"", 400, "not valid JSON"),
-        (b'["a", "list"]', 422, "must be a JSON object"),
+        (b'["a", "list"]', 422, "body"),
         (b"{}", 422, "message"),
         (b'{"message": ""}', 422, "message"),
         (b'{"message": "  "}', 422, "message"),
