@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint typecheck pytest postgresql clean
+.PHONY: run test lint typecheck pytest servers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,17 +29,21 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-# The storage tests also run on PostgreSQL: install Debian's server when it is missing (the
-# tests start their own instance on a loopback port, in a temporary directory).
-postgresql:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "Installing PostgreSQL from Debian's packages"; \
+# The storage tests also run on PostgreSQL, and the shared rate limits on Redis: install
+# Debian's servers when they are missing (the tests start their own instances on loopback
+# ports, in temporary directories).
+servers:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing$$missing from Debian's packages"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-			postgresql >/dev/null; \
+			$$missing >/dev/null; \
 	fi
 
-pytest: $(VENV)/.installed-test postgresql
+pytest: $(VENV)/.installed-test servers
 	HERALD_REQUIRE_POSTGRES=1 $(BIN)/pytest
 
 test: lint typecheck pytest

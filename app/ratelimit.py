@@ -88,10 +88,20 @@ LOGIN_LIMITS: list[RateLimit] = [
 API_LIMITS: list[RateLimit] = [ConfiguredLimit("API_RATE_LIMIT", api_client)]
 
 
+class SharedStore(RedisStore):
+    """quart-rate-limiter's Redis store, closed with redis-py 5's ``aclose()``."""
+
+    async def after_serving(self) -> None:
+        """Close the connection pool."""
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+
 def init_app(app: Quart) -> None:
     """Check the limits and start a rate limiter with the configured store."""
     for setting in ("LOGIN_RATE_LIMIT", "API_RATE_LIMIT"):
         parse_limit(app.config[setting], setting)
     redis_url = app.config.get("REDIS_URL")
-    store: RateLimiterStoreABC = RedisStore(redis_url) if redis_url else MemoryStore()
+    store: RateLimiterStoreABC = SharedStore(redis_url) if redis_url else MemoryStore()
     RateLimiter(app, key_function=client_address, store=store)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from app import create_app
 from app.auth import create_token, create_user
 from app.db import get_db
 from app.models import User
-from tests import postgres
+from tests import postgres, redis_server
 from tests.sample_channels import FailingChannel, RecordingChannel, path
 
 PASSWORD = "correct horse battery staple"
@@ -53,6 +54,17 @@ def _postgres_url() -> Iterator[str]:
             pytest.fail(message)
         pytest.skip(message)
     with postgres.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(name="redis_url", scope="session")
+def _redis_url() -> Iterator[str]:
+    if shutil.which("redis-server") is None:
+        message = "redis-server is not installed; `make test` installs it"
+        if os.environ.get("HERALD_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with redis_server.redis_server() as url:
         yield url
 
 

@@ -9,6 +9,7 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
+from app import create_app
 from app.auth import create_token
 from app.db import get_db
 from app.models import User
@@ -92,3 +93,17 @@ def test_malformed_limits_stop_start_up(settings: dict[str, Any], value: str) ->
 
     with pytest.raises(ValueError, match="LOGIN_RATE_LIMIT: write a limit like"):
         create_app({**settings, "LOGIN_RATE_LIMIT": value}, env="testing")
+
+
+async def test_instances_sharing_redis_share_the_login_limit(
+    settings: dict[str, Any], redis_url: str
+) -> None:
+    first = await migrated_app({**settings, "REDIS_URL": redis_url})
+    second = create_app({**settings, "REDIS_URL": redis_url}, env="testing")
+    async with first.test_app(), second.test_app():
+        clients = [first.test_client(), second.test_client()]
+        for n in range(5):  # attempts alternate between the two instances
+            response = await attempt(clients[n % 2], f"guess{n}", "wrong", ADDRESS_A)
+            assert response.status_code == 401
+        refused = await attempt(clients[1], "someone", "wrong", ADDRESS_A)
+        assert refused.status_code == 429
