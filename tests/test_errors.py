@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 from quart import Quart, abort
 from quart.typing import TestClientProtocol as Client
@@ -40,26 +38,3 @@ async def test_browser_accept_header_gets_html(client: Client) -> None:
     response = await client.get("/nowhere", headers={"Accept": accept})
     assert response.status_code == 404
     assert "<h1>404 · Not Found</h1>" in await response.get_data(as_text=True)
-
-
-async def test_500_leaks_nothing_and_logs_the_request_id(
-    app: Quart, client: Client, caplog: pytest.LogCaptureFixture
-) -> None:
-    @app.route("/explode")
-    async def explode() -> str:
-        raise RuntimeError("database password is hunter2")
-
-    with caplog.at_level(logging.ERROR):
-        page = await client.get("/explode", headers={"X-Request-ID": "req-500"})
-        api = await client.get("/explode", headers={"Accept": "application/json"})
-    text = await page.get_data(as_text=True)
-    assert page.status_code == 500
-    assert "hunter2" not in text
-    assert "RuntimeError" not in text
-    assert "Traceback" not in text
-    assert "Request id: req-500." in text
-    body = await api.get_json()
-    assert body["error"] == "Internal Server Error"
-    assert "hunter2" not in body["message"]
-    assert any("req-500" in r.getMessage() for r in caplog.records)
-    assert any(r.exc_info and "hunter2" in str(r.exc_info[1]) for r in caplog.records)

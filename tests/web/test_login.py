@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.models import User
-from tests.conftest import AuthActions, csrf_from
+from tests.conftest import AuthActions
 
 
 async def test_anonymous_dashboard_redirects_to_login_with_security_flash(
@@ -42,23 +41,6 @@ async def test_login_success_flashes_and_follows_local_next(
     assert "Welcome, alice." in page
 
 
-@pytest.mark.parametrize(
-    "next_",
-    [
-        "https://evil.example/",
-        "//evil.example/",
-        "/\\evil.example",
-        "http:/evil.example",
-        "javascript:alert(1)",
-        "%2F%2Fevil.example",
-    ],
-)
-async def test_login_never_redirects_off_site(auth: AuthActions, user: User, next_: str) -> None:
-    response = await auth.login(next_=next_)
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
-
-
 async def test_wrong_password_answers_401_with_error_flash(auth: AuthActions, user: User) -> None:
     response = await auth.login(password="not the password")
     assert response.status_code == 401
@@ -70,24 +52,6 @@ async def test_unknown_user_gets_the_same_answer(auth: AuthActions, user: User) 
     response = await auth.login(username="mallory")
     assert response.status_code == 401
     assert "Invalid username or password." in await response.get_data(as_text=True)
-
-
-async def test_login_replaces_the_session(client: Client, user: User) -> None:
-    token_before = await csrf_from(client)
-    async with client.session_transaction() as session:
-        session["planted"] = "by an attacker"
-    await client.post(
-        "/login",
-        form={
-            "username": "alice",
-            "password": "correct horse battery staple",
-            "csrf_token": token_before,
-        },
-    )
-    async with client.session_transaction() as session:
-        assert "planted" not in session
-        assert session.get("csrf_token") != token_before
-        assert isinstance(session.get("user_id"), int)
 
 
 async def test_logout_flashes_info_and_locks_the_dashboard(
