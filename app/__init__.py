@@ -39,6 +39,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     settings.validate(app.config)
     logging.basicConfig(level=app.config["LOG_LEVEL"], format=settings.LOG_FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per provider request
+    logging.getLogger("herald").debug("settings: %s", settings.masked(app.config))
 
     channels = build_channels(app.config)
     db.init_app(app)

@@ -22,7 +22,14 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -134,7 +141,8 @@ class Dispatcher:
         self.max_concurrent = max_concurrent
         self.poll_interval = poll_interval
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.on_outcome: list[Any] = []  # callables(channel, status, latency_ms), for metrics
+        # Called with (channel, status, latency in ms) after every attempt: the metrics listen.
+        self.on_outcome: list[Callable[[str, str, float], None]] = []
         self._wakeup = asyncio.Event()
         self._progress = asyncio.Event()
         self._in_flight: dict[asyncio.Task[DeliveryOutcome], Claim] = {}

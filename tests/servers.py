@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from quart import Quart, request
@@ -167,6 +169,18 @@ class HeraldProcess:
             )
         sock.close()
         return self
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        """Poll ``/healthz`` until it answers (for synchronous tests)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"Herald did not answer within {seconds} s; see {self.log}")
 
     def terminate(self) -> int:
         """SIGTERM, and wait for the exit code (for synchronous tests)."""

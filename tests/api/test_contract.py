@@ -47,6 +47,7 @@ def _herald_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         "HERALD_CHANNEL_TIMEOUT": "2",
     }
     server = HeraldProcess(env, directory / "herald.log").start()
+    server.wait_ready()
     try:
         yield server.url, token
     finally:
