@@ -15,6 +15,17 @@ INTERNAL_ERROR_MESSAGE = "Something went wrong on our side; the error has been l
 PASSED_HEADERS = {"allow", "www-authenticate", "retry-after"}
 
 
+class InvalidInput(HTTPException):
+    """422 with a message per bad field, shown as ``fields`` in the JSON body."""
+
+    code = 422
+    name = "Unprocessable Entity"
+
+    def __init__(self, description: str, fields: dict[str, str]) -> None:
+        super().__init__(description)
+        self.fields = fields
+
+
 def wants_json() -> bool:
     """True for API paths and for clients that prefer JSON to HTML."""
     if request.path == "/api" or request.path.startswith("/api/"):
@@ -53,14 +64,3 @@ def init_app(app: Quart) -> None:
     """Register the handlers on ``app``."""
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_internal_error)
-
-
-class InvalidInput(HTTPException):
-    """422 with a message per bad field, shown as ``fields`` in the JSON body."""
-
-    code = 422
-    name = "Unprocessable Entity"
-
-    def __init__(self, description: str, fields: dict[str, str]) -> None:
-        super().__init__(description)
-        self.fields = fields

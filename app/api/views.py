@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from quart import abort, g, request, url_for
 from quart.typing import ResponseReturnValue
@@ -35,17 +34,6 @@ MAX_WAIT_SECONDS = 30
 PREFER_WAIT = re.compile(r"(?:^|[,;])\s*wait\s*=\s*(\d+)\s*(?:$|[,;])", re.IGNORECASE)
 
 
-async def read_json() -> Any:
-    """The request body parsed as JSON; 415 for another media type, 400 when malformed."""
-    if not request.is_json:
-        abort(415, "Send the body as JSON with 'Content-Type: application/json'.")
-    body = await request.get_data(as_text=False)
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        abort(400, f"The body is not valid JSON: {error}")
-
-
 def prefer_wait() -> int | None:
     """Seconds asked for with ``Prefer: wait=N`` (RFC 7240), capped at 30; None if absent."""
     match = PREFER_WAIT.search(request.headers.get("Prefer", ""))
@@ -54,10 +42,16 @@ def prefer_wait() -> int | None:
 
 @bp.before_request
 async def require_json_body() -> None:
-    """Writes carry JSON: 415 for another media type, 400 when it does not parse, before the
-    schema judges the fields."""
-    if request.method in ("POST", "PUT", "PATCH"):
-        await read_json()
+    """Writes carry JSON: 415 for another media type, 400 (saying where) when it does not
+    parse, before the schema judges the fields."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if not request.is_json:
+        abort(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        json.loads(await request.get_data(as_text=False))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        abort(400, f"The body is not valid JSON: {error}")
 
 
 def alert_channels(payload: AlertIn) -> list[str]:
