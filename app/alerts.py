@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from app.models import AlertRecord, Delivery, DeliveryStatus
 
@@ -59,6 +60,18 @@ async def record_alert(
     )
     session.add(record)
     await (session.commit() if commit else session.flush())
+    return record
+
+
+async def get_alert_with_history(session: AsyncSession, alert_id: int) -> AlertRecord | None:
+    """The alert, its deliveries and every attempt at each (for the alert page)."""
+    stmt = (
+        select(AlertRecord)
+        .where(AlertRecord.id == alert_id)
+        .options(selectinload(AlertRecord.deliveries).selectinload(Delivery.history))
+        .execution_options(populate_existing=True)
+    )
+    record: AlertRecord | None = await session.scalar(stmt)
     return record
 
 

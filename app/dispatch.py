@@ -43,7 +43,7 @@ from sqlalchemy.sql.elements import ColumnElement
 import config as settings
 from app.alerts import choose_channels
 from app.db import Database, get_db
-from app.models import AlertRecord, Delivery, DeliveryStatus, utcnow
+from app.models import AlertRecord, Delivery, DeliveryAttempt, DeliveryStatus, utcnow
 from app.push import DatabasePushStore
 from channels.base import (
     Alert,
@@ -311,7 +311,7 @@ class Dispatcher:
             return None, error
 
     async def _process(self, alert: Alert, claim: Claim) -> DeliveryOutcome:
-        started = time.perf_counter()
+        started_at, started = utcnow(), time.perf_counter()
         receipt, error = await self._attempt(alert, claim.channel)
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         # claimed_by stays: it tells which process made the last attempt
@@ -330,14 +330,26 @@ class Dispatcher:
                 status = DeliveryStatus.RETRYING
                 delay = self.retry.delay(claim.attempt, getattr(error, "retry_after", None))
                 values["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
+        finished_at = utcnow()
         if status in FINAL:
-            values["finished_at"] = utcnow()
-        await self._record(claim, status=status, error=message, **values)
+            values["finished_at"] = finished_at
+        attempt = DeliveryAttempt(
+            delivery_id=claim.delivery_id,
+            number=claim.attempt,
+            outcome=status,
+            error=message,
+            started_at=started_at,
+            finished_at=finished_at,
+            latency_ms=latency_ms,
+            worker=self.worker_id,
+        )
+        await self._record(claim, attempt, status=status, error=message, **values)
         for observe in self.on_outcome:
             observe(claim.channel, status, latency_ms)
         return DeliveryOutcome(claim.channel, status, message, latency_ms, claim.attempt)
 
-    async def _record(self, claim: Claim, **values: Any) -> None:
+    async def _record(self, claim: Claim, attempt: DeliveryAttempt, **values: Any) -> None:
+        """The delivery's new state and the attempt's history row, in one transaction."""
         statement = (
             update(Delivery)
             .where(Delivery.id == claim.delivery_id, Delivery.claimed_by == self.worker_id)
@@ -346,6 +358,7 @@ class Dispatcher:
         )
         async with self.database.session() as session:
             await session.execute(statement)
+            session.add(attempt)
             await session.commit()
         self._progress.set()
         self._progress = asyncio.Event()

@@ -177,6 +177,33 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     alert: Mapped[AlertRecord] = relationship(back_populates="deliveries")
+    history: Mapped[list[DeliveryAttempt]] = relationship(
+        back_populates="delivery",
+        cascade="all, delete-orphan",
+        order_by="DeliveryAttempt.number",
+        lazy="raise",  # loaded on purpose (the alert page), never by accident
+        passive_deletes=True,  # the database's ON DELETE CASCADE removes them
+    )
+
+
+class DeliveryAttempt(Base):
+    """One try at one delivery: when, how long, and how it ended."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    worker: Mapped[str] = mapped_column(String(100))
+
+    delivery: Mapped[Delivery] = relationship(back_populates="history")
 
 
 class PushSubscriptionRecord(Base):

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 from quart import Quart
+from quart.typing import TestClientProtocol as Client
 
-from app.alerts import get_alert, record_alert
+from app.alerts import get_alert, get_alert_with_history, record_alert
 from app.db import get_db
 from app.dispatch import RetryPolicy, get_dispatcher
-from app.models import Delivery, utcnow
+from app.models import Delivery, User, utcnow
 from tests.channels.conftest import deliver
-from tests.conftest import migrated_app
+from tests.conftest import AuthActions, migrated_app
 from tests.sample_channels import FlakyChannel, RejectingChannel, path
 
 pytestmark = pytest.mark.storage
@@ -106,3 +107,29 @@ async def wait_for_status(app: Quart, alert_id: int, status: str) -> Delivery:
             if record.deliveries[0].status == status:
                 return record.deliveries[0]
             await asyncio.sleep(0.01)
+
+
+async def test_every_attempt_is_kept_in_the_history(app: Quart) -> None:
+    delivery = await deliver(app, "flaky")
+    async with get_db(app).session() as session:
+        record = await get_alert_with_history(session, delivery.alert_id)
+    assert record is not None
+    history = record.deliveries[0].history
+    assert [(a.number, a.outcome, a.error) for a in history] == [
+        (1, "retrying", "TransientDeliveryError: [503] provider busy"),
+        (2, "retrying", "TransientDeliveryError: [503] provider busy"),
+        (3, "sent", None),
+    ]
+    assert all(a.finished_at >= a.started_at for a in history)
+    assert {a.worker for a in history} == {get_dispatcher(app).worker_id}
+
+
+async def test_the_alert_page_shows_each_attempt(
+    app: Quart, auth: AuthActions, client: Client, user: User
+) -> None:
+    delivery = await deliver(app, "flaky")
+    await auth.login()
+    page = await (await client.get(f"/alerts/{delivery.alert_id}")).get_data(as_text=True)
+    attempts = page.split("<h2>Attempts</h2>", 1)[1]
+    assert attempts.count('<span class="badge badge-retrying">retrying</span>') == 2
+    assert attempts.count('<span class="badge badge-sent">sent</span>') == 1

@@ -21,7 +21,7 @@ from quart.typing import ResponseReturnValue
 from quart_rate_limiter import rate_limit
 from sqlalchemy import select
 
-from app.alerts import UnknownChannelError, get_alert, recent_alerts, record_alert
+from app.alerts import UnknownChannelError, get_alert_with_history, recent_alerts, record_alert
 from app.auth import authenticate, create_token, current_user, start_session
 from app.db import db_session
 from app.dispatch import get_dispatcher
@@ -135,7 +135,7 @@ async def send_alert() -> ResponseReturnValue:
 @bp.get("/alerts/<int:alert_id>")
 async def alert_detail(alert_id: int) -> ResponseReturnValue:
     """One alert with each channel's status, attempts, latency and error."""
-    record = await get_alert(db_session(), alert_id)
+    record = await get_alert_with_history(db_session(), alert_id)
     if record is None:
         abort(404, f"There is no alert #{alert_id}.")
     return await render_template("web/alert.html", alert=record)
