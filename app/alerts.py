@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -86,13 +87,49 @@ async def get_alert(session: AsyncSession, alert_id: int) -> AlertRecord | None:
     return record
 
 
+@dataclass(frozen=True)
+class AlertFilter:
+    """What the history is narrowed to; empty fields do not filter."""
+
+    severity: str = ""
+    status: str = ""  # alerts with at least one delivery in this status
+    channel: str = ""  # alerts with a delivery on this channel
+    text: str = ""  # in the title or the message, any case
+
+    def apply(self, stmt: Select[AlertRecord]) -> Select[AlertRecord]:
+        """``stmt`` narrowed by every field that is set."""
+        if self.severity:
+            stmt = stmt.where(AlertRecord.severity == self.severity)
+        deliveries = select(Delivery.alert_id)
+        if self.status:
+            deliveries = deliveries.where(Delivery.status == self.status)
+        if self.channel:
+            deliveries = deliveries.where(Delivery.channel == self.channel)
+        if self.status or self.channel:
+            stmt = stmt.where(AlertRecord.id.in_(deliveries))
+        if self.text:  # autoescape: % and _ in the text match themselves
+            stmt = stmt.where(
+                or_(
+                    AlertRecord.title.icontains(self.text, autoescape=True),
+                    AlertRecord.message.icontains(self.text, autoescape=True),
+                )
+            )
+        return stmt
+
+
 async def recent_alerts(
-    session: AsyncSession, *, limit: int, before: int | None = None
+    session: AsyncSession,
+    *,
+    limit: int,
+    before: int | None = None,
+    where: AlertFilter | None = None,
 ) -> list[AlertRecord]:
     """Up to ``limit`` alerts, newest first, with ids below ``before`` when given."""
     stmt = select(AlertRecord).order_by(AlertRecord.id.desc()).limit(limit)
     if before is not None:
         stmt = stmt.where(AlertRecord.id < before)
+    if where is not None:
+        stmt = where.apply(stmt)
     return list(await session.scalars(stmt))
 
 

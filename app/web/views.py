@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,11 +22,17 @@ from quart.typing import ResponseReturnValue
 from quart_rate_limiter import rate_limit
 from sqlalchemy import select
 
-from app.alerts import UnknownChannelError, get_alert_with_history, recent_alerts, record_alert
+from app.alerts import (
+    AlertFilter,
+    UnknownChannelError,
+    get_alert_with_history,
+    recent_alerts,
+    record_alert,
+)
 from app.auth import authenticate, create_token, current_user, start_session
 from app.db import db_session
 from app.dispatch import get_dispatcher
-from app.models import ApiToken, User, utcnow
+from app.models import ApiToken, DeliveryStatus, User, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
 from app.web import bp
@@ -33,6 +40,7 @@ from channels.webpush import WebPushChannel
 
 RECENT_ALERTS = 20
 SEVERITIES = ("info", "warning", "critical")
+STATUSES = tuple(status.value for status in DeliveryStatus)
 
 
 def safe_next(target: str | None) -> str:
@@ -69,14 +77,37 @@ async def logout() -> ResponseReturnValue:
     return redirect(url_for("web.login"))
 
 
+def history_filter() -> tuple[AlertFilter, int | None]:
+    """The history filters and page from the query string; unknown values are ignored."""
+    args = request.args
+
+    def one_of(name: str, allowed: Iterable[str]) -> str:
+        value: str = args.get(name, "")
+        return value if value in allowed else ""
+
+    where = AlertFilter(
+        severity=one_of("severity", SEVERITIES),
+        status=one_of("status", STATUSES),
+        channel=one_of("channel", get_dispatcher().channels),
+        text=args.get("q", "").strip()[:200],
+    )
+    before = args.get("before", "")
+    return where, int(before) if before.isdigit() else None
+
+
 async def render_dashboard(
     form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
 ) -> str:
-    alerts = await recent_alerts(db_session(), limit=RECENT_ALERTS)
+    where, before = history_filter()
+    alerts = await recent_alerts(db_session(), limit=RECENT_ALERTS, before=before, where=where)
     channels = get_dispatcher().channels
+    older = alerts[-1].id if len(alerts) == RECENT_ALERTS else None
     return await render_template(
         "web/dashboard.html",
         alerts=alerts,
+        where=where,
+        statuses=STATUSES,
+        older=older,
         channels=list(channels),
         push_enabled=any(isinstance(c, WebPushChannel) for c in channels.values()),
         severities=SEVERITIES,
