@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -62,7 +63,8 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> U
     if user is None:
         verify_password(_DUMMY_HASH, password)
         return None
-    return user if verify_password(user.password_hash, password) else None
+    valid = verify_password(user.password_hash, password)
+    return user if valid and user.disabled_at is None else None
 
 
 async def user_for_token(session: AsyncSession, token: str) -> User | None:
@@ -81,7 +83,21 @@ async def user_for_token(session: AsyncSession, token: str) -> User | None:
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_PRECISION:
         record.last_used_at = now
         await session.commit()
-    return record.user
+    return record.user if record.user.disabled_at is None else None
+
+
+USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MIN_PASSWORD = 8
+
+
+def check_new_user(username: str, password: str) -> dict[str, str]:
+    """Problems with a new user's name or password, by field; empty when both are fine."""
+    problems = {}
+    if not USERNAME.fullmatch(username):
+        problems["username"] = "Use 1 to 64 letters, digits, dots, dashes or underscores."
+    if len(password) < MIN_PASSWORD:
+        problems["password"] = f"Use at least {MIN_PASSWORD} characters."
+    return problems
 
 
 async def create_user(
@@ -117,7 +133,8 @@ async def current_user() -> User | None:
         user_id, expires_at = session.get("user_id"), session.get("expires_at")
         if isinstance(user_id, int):
             if isinstance(expires_at, int) and expires_at > time.time():
-                g.user = await db_session().get(User, user_id)
+                found = await db_session().get(User, user_id)
+                g.user = found if found is not None and found.disabled_at is None else None
             else:
                 session.clear()
                 g.session_expired = True

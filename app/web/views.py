@@ -21,6 +21,7 @@ from quart import (
 from quart.typing import ResponseReturnValue
 from quart_rate_limiter import rate_limit
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.alerts import (
     AlertFilter,
@@ -29,7 +30,15 @@ from app.alerts import (
     recent_alerts,
     record_alert,
 )
-from app.auth import authenticate, create_token, current_user, start_session
+from app.auth import (
+    authenticate,
+    check_new_user,
+    create_token,
+    create_user,
+    current_user,
+    hash_password,
+    start_session,
+)
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.models import ApiToken, DeliveryStatus, User, utcnow
@@ -180,11 +189,22 @@ async def require_admin() -> User:
     return user
 
 
-async def render_admin(new_token: str | None = None) -> str:
+async def render_admin(
+    new_token: str | None = None,
+    user_errors: dict[str, str] | None = None,
+    user_form: dict[str, str] | None = None,
+) -> str:
     session_ = db_session()
     users = list(await session_.scalars(select(User).order_by(User.username)))
     tokens = list(await session_.scalars(select(ApiToken).order_by(ApiToken.id)))
-    return await render_template("web/admin.html", users=users, tokens=tokens, new_token=new_token)
+    return await render_template(
+        "web/admin.html",
+        users=users,
+        tokens=tokens,
+        new_token=new_token,
+        user_errors=user_errors or {},
+        user_form=user_form or {},
+    )
 
 
 @bp.get("/admin")
@@ -192,6 +212,63 @@ async def admin() -> ResponseReturnValue:
     """Users and API tokens; administrators only."""
     await require_admin()
     return await render_admin()
+
+
+@bp.post("/admin/users")
+async def admin_create_user() -> ResponseReturnValue:
+    """Add a dashboard user."""
+    await require_admin()
+    form = await request.form
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    problems = check_new_user(username, password)
+    if not problems:
+        try:
+            await create_user(db_session(), username, password, is_admin="is_admin" in form)
+        except IntegrityError:
+            await db_session().rollback()
+            problems["username"] = f"There is already a user named {username}."
+    if problems:
+        return await render_admin(user_errors=problems, user_form={"username": username}), 422
+    await flash(f"User {username} created.", "success")
+    return redirect(url_for("web.admin"))
+
+
+async def managed_user(user_id: int) -> User:
+    """The user an admin action is about; 404 when there is none."""
+    user = await db_session().get(User, user_id)
+    if user is None:
+        abort(404, f"There is no user {user_id}.")
+    return user
+
+
+@bp.post("/admin/users/<int:user_id>/disable")
+async def admin_disable_user(user_id: int) -> ResponseReturnValue:
+    """Disable a user: no login, no session, no API token works any more."""
+    admin = await require_admin()
+    user = await managed_user(user_id)
+    if user.id == admin.id:
+        await flash("You cannot disable yourself.", "error")
+    else:
+        user.disabled_at = user.disabled_at or utcnow()
+        await db_session().commit()
+        await flash(f"User {user.username} disabled.", "info")
+    return redirect(url_for("web.admin"))
+
+
+@bp.post("/admin/users/<int:user_id>/password")
+async def admin_reset_password(user_id: int) -> ResponseReturnValue:
+    """Set a new password for a user."""
+    await require_admin()
+    user = await managed_user(user_id)
+    password = (await request.form).get("password", "")
+    problem = check_new_user(user.username, password).get("password")
+    if problem:
+        await flash(f"Password not changed: {problem}", "error")
+    else:
+        user.password_hash = hash_password(password)
+        await db_session().commit()
+        await flash(f"Password for {user.username} changed.", "success")
+    return redirect(url_for("web.admin"))
 
 
 @bp.post("/admin/tokens")
