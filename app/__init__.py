@@ -45,9 +45,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     db.init_app(app)
     dispatch.init_app(app, channels)
     metrics.init_app(app)
+    hooks.init_app(app)  # first of the request hooks: timing and request id for every answer
     auth.init_app(app)
     ratelimit.init_app(app)
-    hooks.init_app(app)
     errors.init_app(app)
     openapi.init_app(app)
     templating.init_app(app)

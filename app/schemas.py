@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -17,44 +14,42 @@ from pydantic import (
     ValidationError,
 )
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 # Spelled out rather than \S, whose meaning differs between Python and JSON Schema's regexes.
-NON_BLANK_PATTERN = r"[^ \t\n\r\x0b\x0c]"
-NON_BLANK = re.compile(NON_BLANK_PATTERN)
+NON_BLANK = r"[^ \t\n\r\x0b\x0c]"
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 MAX_MESSAGE = 4000
 MAX_TITLE = 200
 
 
 def documented_pattern(pattern: str) -> Any:
-    """A pattern for the OpenAPI document only."""
+    """A pattern for the OpenAPI document only (the validator beside it does the judging, so
+    that errors read as sentences rather than regular expressions)."""
     return Field(json_schema_extra={"pattern": pattern})
 
 
-def _not_blank(value: str) -> str:
-    if not NON_BLANK.search(value):  # the same test as the OpenAPI pattern
-        raise ValueError("must not be blank")
-    return value
+def matching(pattern: str, problem: str) -> tuple[Any, AfterValidator]:
+    """Document ``pattern`` in OpenAPI and refuse, with ``problem``, what does not match it:
+    the contract and the validation can then never disagree."""
+    # JSON Schema's "$" is the very end; Python's also matches before a final newline.
+    compiled = re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+
+    def check(value: str) -> str:
+        if not compiled.search(value):
+            raise ValueError(problem)
+        return value
+
+    return documented_pattern(pattern), AfterValidator(check)
 
 
-def _single_line(value: str) -> str:
-    if CONTROL_CHARACTERS.search(value):
-        raise ValueError("must be one line without control characters")
-    return value
-
-
-# The patterns repeat the validators in the OpenAPI document, so clients can check first;
-# the validators, not the patterns, judge requests, so that errors read as sentences.
 Message = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_MESSAGE),
-    documented_pattern(NON_BLANK_PATTERN),
-    AfterValidator(_not_blank),
+    *matching(NON_BLANK, "must not be blank"),
 ]
 Title = Annotated[
     str,
     StringConstraints(max_length=MAX_TITLE),
-    documented_pattern(r"^[^\x00-\x1f\x7f]*$"),
-    AfterValidator(_single_line),
+    *matching(ONE_LINE, "must be one line without control characters"),
 ]
 ChannelName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -82,38 +77,20 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return fields
 
 
-def _b64url_bytes(length: int, first: int | None = None) -> AfterValidator:
-    def check(value: str) -> str:
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except (binascii.Error, ValueError):
-            raise ValueError("must be base64url") from None
-        if len(raw) != length or (first is not None and raw[0] != first):
-            raise ValueError(f"must decode to {length} bytes")
-        return value
-
-    return AfterValidator(check)
-
-
-def _push_endpoint(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        valid = parts.scheme in ("https", "http") and bool(parts.hostname) and len(value) <= 2048
-    except ValueError:
-        valid = False
-    if not valid:
-        raise ValueError("must be an http(s) URL of at most 2048 characters")
-    return value
+P256DH = matching(
+    r"^B[A-P][A-Za-z0-9_-]{85}$", "must be an uncompressed P-256 public key (65 bytes, base64url)"
+)
+AUTH_SECRET = matching(r"^[A-Za-z0-9_-]{22}$", "must be 16 bytes, base64url")
+PUSH_ENDPOINT = matching(
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$", "must be an http(s) URL"
+)
 
 
 class SubscriptionKeys(BaseModel):
     """``PushSubscription.toJSON().keys``."""
 
-    # an uncompressed P-256 point (65 bytes, first 0x04) and a 16-byte secret, base64url
-    p256dh: Annotated[
-        str, documented_pattern(r"^B[A-P][A-Za-z0-9_-]{85}$"), _b64url_bytes(65, first=4)
-    ]
-    auth: Annotated[str, documented_pattern(r"^[A-Za-z0-9_-]{22}$"), _b64url_bytes(16)]
+    p256dh: Annotated[str, *P256DH]
+    auth: Annotated[str, *AUTH_SECRET]
 
 
 class SubscriptionIn(BaseModel):
@@ -121,12 +98,7 @@ class SubscriptionIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    endpoint: Annotated[
-        str,
-        StringConstraints(max_length=2048),
-        documented_pattern(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"),
-        AfterValidator(_push_endpoint),
-    ]
+    endpoint: Annotated[str, StringConstraints(max_length=2048), *PUSH_ENDPOINT]
     keys: SubscriptionKeys
 
 

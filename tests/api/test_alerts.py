@@ -132,6 +132,7 @@ async def post_raw(client: Client, bearer: dict[str, str], body: bytes, **header
         (b'{"message": 42}', 422, "message"),
         (b'{"message": "x", "title": 7}', 422, "title"),
         (b'{"message": "x", "title": "line\\nbreak"}', 422, "title"),
+        (b'{"message": "x", "title": "trailing newline\\n"}', 422, "title"),
         (b'{"message": "x", "severity": "loud"}', 422, "severity"),
         (b'{"message": "x", "channels": "recording"}', 422, "channels"),
         (b'{"message": "x", "channels": []}', 422, "channels"),

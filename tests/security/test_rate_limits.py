@@ -34,6 +34,7 @@ async def test_the_sixth_login_attempt_a_minute_from_one_address_is_429(
     refused = await attempt(client, "alice", PASSWORD, ADDRESS_A)
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["X-Request-ID"]  # the app-wide hooks ran for the refusal too
     assert "429 · Too Many Requests" in await refused.get_data(as_text=True)
     other_address = await attempt(client, "alice", PASSWORD, ADDRESS_B)
     assert other_address.status_code == 302  # a different address is not held back
