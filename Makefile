@@ -44,7 +44,7 @@ servers:
 	fi
 
 pytest: $(VENV)/.installed-test servers
-	HERALD_REQUIRE_POSTGRES=1 $(BIN)/pytest
+	HERALD_REQUIRE_SERVERS=1 $(BIN)/pytest
 
 test: lint typecheck pytest
 

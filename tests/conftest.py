@@ -46,24 +46,25 @@ def _database_kind() -> str:
     return "sqlite"
 
 
-@pytest.fixture(name="postgres_url", scope="session")
-def _postgres_url() -> Iterator[str]:
-    if postgres.postgres_bin() is None:
-        message = "PostgreSQL is not installed; `make test` installs it"
-        if os.environ.get("HERALD_REQUIRE_POSTGRES"):
+def require_installed(installed: bool, server: str) -> None:
+    """Skip when ``server`` is missing, but fail under ``make test``, which installs it."""
+    if not installed:
+        message = f"{server} is not installed; `make test` installs it"
+        if os.environ.get("HERALD_REQUIRE_SERVERS"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(name="postgres_url", scope="session")
+def _postgres_url() -> Iterator[str]:
+    require_installed(postgres.postgres_bin() is not None, "PostgreSQL")
     with postgres.postgres_server() as url:
         yield url
 
 
 @pytest.fixture(name="redis_url", scope="session")
 def _redis_url() -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        message = "redis-server is not installed; `make test` installs it"
-        if os.environ.get("HERALD_REQUIRE_POSTGRES"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_installed(shutil.which("redis-server") is not None, "redis-server")
     with redis_server.redis_server() as url:
         yield url
 
