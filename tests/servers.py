@@ -182,6 +182,17 @@ class HeraldProcess:
             time.sleep(0.1)
         raise RuntimeError(f"Herald did not answer within {seconds} s; see {self.log}")
 
+    async def ready(self, seconds: float = 60) -> None:
+        """Wait until ``/healthz`` answers; signals sent before then find no handler yet."""
+        async with httpx.AsyncClient(timeout=5) as client, asyncio.timeout(seconds):
+            while True:
+                try:
+                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+
     def terminate(self) -> int:
         """SIGTERM, and wait for the exit code (for synchronous tests)."""
         assert self.process is not None

@@ -140,6 +140,7 @@ async def test_nothing_accepted_is_lost_across_a_stop_and_restart(
     in_flight = {(d.channel, str(d.alert_id)) for d in at_stop if d.status == "sending"}
 
     restarted = HeraldProcess(env, tmp_path / "herald.log").start()
+    await restarted.ready()
     try:
         await wait_until(lambda: all_sent(settings["DATABASE_URL"]), 120, "every delivery sent")
     finally:
@@ -171,6 +172,8 @@ async def test_two_instances_share_the_work_and_send_each_delivery_once(
         )
         first = HeraldProcess(env, tmp_path / "first.log").start()
         second = HeraldProcess(env, tmp_path / "second.log").start()
+        await first.ready()
+        await second.ready()
         try:
             ids = await submit([first.url, second.url], token, 1000)
             await wait_until(lambda: all_sent(settings["DATABASE_URL"]), 180, "every delivery sent")
