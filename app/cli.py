@@ -21,6 +21,7 @@ from app.auth import create_token, create_user
 from app.db import Database, get_db
 from app.dispatch import get_dispatcher
 from app.models import AlertRecord, Delivery, DeliveryStatus, User, utcnow
+from channels.base import SEVERITIES
 from channels.webpush import new_vapid_keys
 
 T = TypeVar("T")
@@ -130,7 +131,7 @@ def init_app(app: Quart) -> None:
     @app.cli.command("send-alert")
     @click.argument("message")
     @click.option("--title", default="", help="A one-line title.")
-    @click.option("--severity", type=click.Choice(["info", "warning", "critical"]), default="info")
+    @click.option("--severity", type=click.Choice(SEVERITIES), default="info")
     @click.option("--channel", "channel_names", multiple=True, help="Repeat for several.")
     def send_alert(message: str, title: str, severity: str, channel_names: tuple[str, ...]) -> None:
         """Send an alert now and print each channel's result."""

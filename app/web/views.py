@@ -45,10 +45,10 @@ from app.models import ApiToken, DeliveryStatus, User, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
 from app.web import bp
+from channels.base import SEVERITIES
 from channels.webpush import WebPushChannel
 
 RECENT_ALERTS = 20
-SEVERITIES = ("info", "warning", "critical")
 STATUSES = tuple(status.value for status in DeliveryStatus)
 
 
