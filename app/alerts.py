@@ -66,14 +66,24 @@ async def record_alert(
 
 async def get_alert_with_history(session: AsyncSession, alert_id: int) -> AlertRecord | None:
     """The alert, its deliveries and every attempt at each (for the alert page)."""
+    records = await alerts_as_they_are(session, [alert_id], history=True)
+    return records[0] if records else None
+
+
+async def alerts_as_they_are(
+    session: AsyncSession, ids: Iterable[int], *, history: bool = False
+) -> list[AlertRecord]:
+    """The alerts with these ids and their deliveries, read afresh from the database, with
+    every attempt at each when ``history`` is true."""
+    deliveries = selectinload(AlertRecord.deliveries)
     stmt = (
         select(AlertRecord)
-        .where(AlertRecord.id == alert_id)
-        .options(selectinload(AlertRecord.deliveries).selectinload(Delivery.history))
+        .where(AlertRecord.id.in_(list(ids)))
+        .order_by(AlertRecord.id)
+        .options(deliveries.selectinload(Delivery.history) if history else deliveries)
         .execution_options(populate_existing=True)
     )
-    record: AlertRecord | None = await session.scalar(stmt)
-    return record
+    return list(await session.scalars(stmt))
 
 
 async def get_alert(session: AsyncSession, alert_id: int) -> AlertRecord | None:

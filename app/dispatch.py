@@ -271,6 +271,8 @@ class Dispatcher:
         async with self.database.session() as session:
             rows = (await session.execute(statement)).all()
             await session.commit()
+        if rows:
+            self._made_progress()  # the claimed deliveries are now "sending"
         return [Claim(*row) for row in rows]
 
     async def _alerts(self, ids: set[int]) -> dict[int, Alert]:
@@ -360,8 +362,16 @@ class Dispatcher:
             await session.execute(statement)
             session.add(attempt)
             await session.commit()
+        self._made_progress()
+
+    def _made_progress(self) -> None:
         self._progress.set()
         self._progress = asyncio.Event()
+
+    def next_change(self) -> asyncio.Event:
+        """An event set when this process next changes any delivery's state; take it before
+        looking at the deliveries, so that a change made while looking is not missed."""
+        return self._progress
 
     async def _release_leases(self) -> None:
         """Give back what this process claimed but did not finish, as it was before."""
@@ -425,15 +435,22 @@ class Dispatcher:
         """Wait up to ``seconds`` until every delivery of the alert is sent or failed, by this
         process or another; tell whether that happened."""
         deadline = time.monotonic() + seconds
-        while await self._next_attempt(alert_id) is not None:
+        while True:
+            change = self.next_change()
+            if await self._next_attempt(alert_id) is None:
+                return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            progress = self._progress
-            with suppress(TimeoutError):  # other processes' progress only shows by polling
-                async with asyncio.timeout(min(0.25, remaining)):
-                    await progress.wait()
-        return True
+            # other processes' progress only shows by polling
+            await wait_for(change, min(0.25, remaining))
+
+
+async def wait_for(event: asyncio.Event, seconds: float) -> None:
+    """Return when ``event`` is set or after ``seconds``, whichever comes first."""
+    with suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
 
 
 def get_dispatcher(app: Quart | None = None) -> Dispatcher:

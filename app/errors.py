@@ -6,7 +6,7 @@ never shows internals: the page names only the request id, under which the error
 
 from __future__ import annotations
 
-from quart import Quart, g, jsonify, render_template, request
+from quart import Quart, g, has_request_context, jsonify, render_template, request
 from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -27,7 +27,10 @@ class InvalidInput(HTTPException):
 
 
 def wants_json() -> bool:
-    """True for API paths and for clients that prefer JSON to HTML."""
+    """True for API paths, for clients that prefer JSON to HTML, and for refused websocket
+    handshakes, which no browser shows as a page."""
+    if not has_request_context():
+        return True
     if request.path == "/api" or request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])

@@ -152,6 +152,13 @@ class AlertRecord(Base):
             return "failed"
         return "partial"
 
+    @property
+    def finished(self) -> bool:
+        """Whether every delivery is sent or failed: nothing about the alert changes any more."""
+        return all(
+            d.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED) for d in self.deliveries
+        )
+
 
 class Delivery(Base):
     """One alert on one channel: its status, attempts, last error and timing."""

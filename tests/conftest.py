@@ -8,9 +8,10 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
-from quart import Quart
+from quart import Quart, Response
 from quart.typing import TestClientProtocol as Client
 
 from app import create_app
@@ -22,6 +23,12 @@ from tests.sample_channels import FailingChannel, RecordingChannel, path
 
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+FLASH = re.compile(r'data-category="([^"]+)">\s*<span class="flash-text">([^<]*)</span>')
+
+
+def flashes(page: str) -> list[tuple[str, str]]:
+    """The flash messages on a page, as (category, text)."""
+    return FLASH.findall(page)
 
 
 @pytest.fixture(autouse=True)
@@ -144,6 +151,16 @@ async def csrf_from(client: Client, url: str = "/login") -> str:
     match = CSRF_INPUT.search(await response.get_data(as_text=True))
     assert match, f"no CSRF token on {url}"
     return match.group(1)
+
+
+async def post_alert(client: Client, **fields: str | list[str]) -> Response:
+    """Submit the compose form; list values become repeated fields, as a browser sends them."""
+    pairs = [("csrf_token", await csrf_from(client, "/"))]
+    for name, value in fields.items():
+        pairs += [(name, v) for v in value] if isinstance(value, list) else [(name, value)]
+    body = urlencode(pairs).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    return await client.post("/alerts", data=body, headers=headers)
 
 
 class AuthActions:

@@ -164,3 +164,13 @@ class ProbeChannel(Channel):
             await asyncio.sleep(0.05)
         finally:
             self.active -= 1
+
+
+class GatedChannel(Channel):
+    """Delivers once the test opens the gate: the ``GATE`` setting, an ``asyncio.Event``."""
+
+    name = "gated"
+
+    async def send(self, alert: Alert) -> None:
+        gate: asyncio.Event = self.config["GATE"]
+        await gate.wait()

@@ -22,4 +22,4 @@ async def require_login() -> ResponseReturnValue | None:
 
 bp.before_request(csrf.protect)
 
-from app.web import views  # noqa: E402,F401  - registers the routes on bp
+from app.web import live, views  # noqa: E402,F401  - registers the routes on bp

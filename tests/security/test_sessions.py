@@ -11,7 +11,7 @@ from quart.typing import TestClientProtocol as Client
 from app import create_app
 from app.models import User
 from config import ConfigError
-from tests.conftest import AuthActions
+from tests.conftest import AuthActions, flashes
 
 
 async def test_session_cookie_is_httponly_and_samesite_lax(auth: AuthActions, user: User) -> None:
@@ -34,7 +34,7 @@ async def test_an_expired_session_goes_back_to_login_saying_so(
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?next=/"
     page = await (await client.get("/login")).get_data(as_text=True)
-    assert 'data-category="security">Your session has expired.</li>' in page
+    assert ("security", "Your session has expired.") in flashes(page)
     async with client.session_transaction() as session:
         assert "user_id" not in session
 

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
-from quart import Quart, Response
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.dispatch import get_dispatcher
 from app.models import User
-from tests.conftest import AuthActions, csrf_from
+from tests.conftest import AuthActions, post_alert
 from tests.sample_channels import RecordingChannel
 
 pytestmark = pytest.mark.storage
-
-
-async def post_alert(client: Client, **fields: str | list[str]) -> Response:
-    """Submit the compose form; list values become repeated fields, as a browser sends them."""
-    pairs = [("csrf_token", await csrf_from(client, "/"))]
-    for name, value in fields.items():
-        pairs += [(name, v) for v in value] if isinstance(value, list) else [(name, value)]
-    body = urlencode(pairs).encode()
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    return await client.post("/alerts", data=body, headers=headers)
 
 
 async def test_dashboard_offers_every_channel(

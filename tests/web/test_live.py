@@ -1,0 +1,145 @@
+"""Live statuses over the websocket: who may follow, what is sent, and when it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from quart.testing.connections import WebsocketDisconnectError, WebsocketResponseError
+from quart.typing import TestClientProtocol as Client
+from quart.typing import TestWebsocketConnectionProtocol as Connection
+
+from app.models import User
+from tests.conftest import AuthActions, post_alert
+from tests.sample_channels import GatedChannel, RejectingChannel, path
+
+pytestmark = pytest.mark.storage
+PAGE = {"view": "page", "alerts": "1"}
+BAD_IDS = "alerts must be 1 to 100 alert ids separated by commas."
+
+
+@pytest.fixture(name="gate")
+def _gate() -> asyncio.Event:
+    return asyncio.Event()
+
+
+@pytest.fixture(name="settings")
+def _live_settings(settings: dict[str, Any], gate: asyncio.Event) -> dict[str, Any]:
+    return settings | {"CHANNELS": [path(GatedChannel), path(RejectingChannel)], "GATE": gate}
+
+
+async def next_update(connection: Connection) -> dict[str, Any]:
+    """The next message, within a deadline."""
+    async with asyncio.timeout(10):
+        update: dict[str, Any] = await connection.receive_json()
+    return update
+
+
+async def close_code(connection: Connection) -> int:
+    """Read until the server closes the connection; its close code."""
+    async with asyncio.timeout(10):
+        while True:
+            try:
+                await connection.receive()
+            except WebsocketDisconnectError as closed:
+                code: int = closed.args[0]
+                return code
+
+
+async def sent_alert(auth: AuthActions, client: Client) -> None:
+    await auth.login()
+    response = await post_alert(client, message="db1 is down", severity="critical")
+    assert response.headers["Location"] == "/alerts/1"
+
+
+async def test_each_change_is_sent_until_every_delivery_is_finished(
+    auth: AuthActions, client: Client, user: User, gate: asyncio.Event
+) -> None:
+    await sent_alert(auth, client)
+    async with client.websocket("/live", query_string=PAGE) as connection:
+        update = await next_update(connection)
+        while "invalid recipient" not in update["html"] or "badge-sending" not in update["html"]:
+            update = await next_update(connection)  # until claimed, with the refusal recorded
+        assert update["alert"] == 1
+        assert update["status"] == "sending"
+        gate.set()
+        update = await next_update(connection)
+        assert update["status"] == "partial"
+        assert '<tr data-channel="gated">' in update["html"]
+        gated = update["html"].split('<tr data-channel="gated">')[1].split("</tr>")[0]
+        assert '<span class="badge badge-sent">sent</span>' in gated
+        rejecting = update["html"].split('<tr data-channel="rejecting">')[1].split("</tr>")[0]
+        assert '<span class="badge badge-failed">failed</span>' in rejecting
+        assert "invalid recipient" in rejecting
+        assert await close_code(connection) == 1000
+
+
+async def test_a_finished_alert_is_sent_once_then_the_connection_closes(
+    auth: AuthActions, client: Client, user: User, gate: asyncio.Event
+) -> None:
+    gate.set()
+    await sent_alert(auth, client)
+    async with client.websocket("/live", query_string={"view": "list", "alerts": "1"}) as ws:
+        update = await next_update(ws)
+        while update["status"] != "partial":
+            update = await next_update(ws)
+        assert update["html"].startswith('<ul class="deliveries" data-live-alert="1">')
+        assert 'title="PermanentDeliveryError: [21211] invalid recipient"' in update["html"]
+        assert await close_code(ws) == 1000
+
+
+async def test_an_expired_session_ends_the_connection(
+    auth: AuthActions, client: Client, user: User
+) -> None:
+    await sent_alert(auth, client)  # the gate stays shut: the alert never finishes
+    async with client.session_transaction() as session:
+        session["expires_at"] = int(time.time()) + 2
+    async with client.websocket("/live", query_string=PAGE) as connection:
+        assert await close_code(connection) == 1008
+
+
+async def test_anonymous_handshake_is_refused_with_401(client: Client) -> None:
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with client.websocket("/live", query_string=PAGE) as connection:
+            await connection.receive()
+    assert refused.value.response.status_code == 401
+    assert (await refused.value.response.get_json())["message"] == "Log in to follow alerts live."
+
+
+async def test_handshake_from_another_site_is_refused_with_403(
+    auth: AuthActions, client: Client, user: User
+) -> None:
+    await auth.login()
+    headers = {"Origin": "https://evil.example"}
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with client.websocket("/live", query_string=PAGE, headers=headers) as connection:
+            await connection.receive()
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"view": "table", "alerts": "1"}, "view must be one of: list, page."),
+        ({"view": "page"}, "alerts must be 1 to 100 alert ids separated by commas."),
+        (
+            {"view": "page", "alerts": "1,x"},
+            "alerts must be 1 to 100 alert ids separated by commas.",
+        ),
+        (
+            {"view": "list", "alerts": ",".join(map(str, range(1, 102)))},
+            "alerts must be 1 to 100 alert ids separated by commas.",
+        ),
+    ],
+)
+async def test_nonsense_queries_are_refused_with_400(
+    auth: AuthActions, client: Client, user: User, query: dict[str, str], message: str
+) -> None:
+    await auth.login()
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with client.websocket("/live", query_string=query) as connection:
+            await connection.receive()
+    assert refused.value.response.status_code == 400
+    assert (await refused.value.response.get_json())["message"] == message
