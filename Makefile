@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint typecheck pytest servers clean
+.PHONY: run test lint typecheck pytest debian-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,14 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-# The storage tests also run on PostgreSQL, and the shared rate limits on Redis: install
-# Debian's servers when they are missing (the tests start their own instances on loopback
-# ports, in temporary directories).
-servers:
+# The storage tests also run on PostgreSQL, the shared rate limits on Redis, and the browser
+# tests drive Chromium: install Debian's packages when they are missing (the tests start their
+# own server instances on loopback ports, in temporary directories).
+debian-packages:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing$$missing from Debian's packages"; \
 		$(SUDO) apt-get update -qq && \
@@ -43,7 +44,7 @@ servers:
 			$$missing >/dev/null; \
 	fi
 
-pytest: $(VENV)/.installed-test servers
+pytest: $(VENV)/.installed-test debian-packages
 	HERALD_REQUIRE_SERVERS=1 $(BIN)/pytest
 
 test: lint typecheck pytest

@@ -174,3 +174,7 @@ class GatedChannel(Channel):
     async def send(self, alert: Alert) -> None:
         gate: asyncio.Event = self.config["GATE"]
         await gate.wait()
+
+
+class SecondGatedChannel(GatedChannel):
+    name = "gated2"

@@ -1,0 +1,111 @@
+"""The dashboard as a person uses it: in Chromium, against a real hypercorn server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.web.conftest import log_in
+
+
+def flash(page: Page, category: str) -> object:
+    """The flash messages of one category."""
+    return page.locator(f'.flash[data-category="{category}"] .flash-text')
+
+
+def delivery_badge(page: Page, channel: str) -> object:
+    """The status badge of one channel's delivery on an alert page."""
+    return page.locator(f'[data-live-alert] tr[data-channel="{channel}"] .badge')
+
+
+async def test_failed_login_shows_the_error_flash_which_can_be_dismissed(page: Page) -> None:
+    await log_in(page, password="not the password")
+    error = page.locator('.flash[data-category="error"]')
+    await expect(error.locator(".flash-text")).to_have_text("Invalid username or password.")
+    await expect(page).to_have_url("/login")
+    # dismissed from the keyboard: the button is a real, focusable button
+    await error.get_by_role("button", name="Dismiss this message").focus()
+    await page.keyboard.press("Enter")
+    await expect(error).to_have_count(0)
+
+
+async def test_login_shows_the_success_flash(page: Page) -> None:
+    await log_in(page)
+    await expect(page).to_have_url("/")
+    await expect(flash(page, "success")).to_have_text("Welcome, alice.")
+
+
+async def test_logout_shows_its_flash(page: Page) -> None:
+    await log_in(page)
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page).to_have_url("/login")
+    await expect(flash(page, "info")).to_have_text("You have been logged out.")
+
+
+async def test_an_alert_sent_from_the_form_reaches_sent_on_every_channel_live(
+    page: Page, context: BrowserContext, gate: asyncio.Event
+) -> None:
+    await log_in(page)
+    await page.get_by_label("Message", exact=True).fill("db1 is down")
+    await page.get_by_label("critical").check()
+    await page.get_by_label("gated", exact=True).check()
+    await page.get_by_label("gated2").check()
+    await page.get_by_role("button", name="Send alert").click()
+    await expect(page).to_have_url("/alerts/1")
+    await expect(flash(page, "success")).to_have_text("Alert #1 is on its way to 2 channel(s).")
+    for channel in ("gated", "gated2"):  # the channels hold the alert until the gate opens
+        await expect(delivery_badge(page, channel)).to_have_text("sending")
+
+    listing = await context.new_page()  # the dashboard's list follows the same alert
+    await listing.goto("/")
+    row = listing.locator('[data-live-alert="1"]')
+    await expect(row.locator('[data-channel="gated"] .badge')).to_have_text("sending")
+    await expect(listing.locator("[data-live-state]")).to_have_attribute("data-live-state", "open")
+    await expect(page.locator("[data-live-state]")).to_have_attribute("data-live-state", "open")
+    for each in (page, listing):  # a mark that a reload would wipe out
+        await each.evaluate("window.notReloaded = true")
+
+    gate.set()
+    for channel in ("gated", "gated2"):
+        await expect(delivery_badge(page, channel)).to_have_text("sent")
+        await expect(row.locator(f'[data-channel="{channel}"] .badge')).to_have_text("sent")
+    await expect(page.locator(".alert-status .badge")).to_have_text("sent")
+    await expect(page.locator(".attempts-table tbody tr")).to_have_count(2)
+    await expect(page.locator("[data-live-state]")).to_have_attribute("data-live-state", "done")
+    for each in (page, listing):
+        assert await each.evaluate("window.notReloaded") is True
+
+
+async def test_a_failing_channel_shows_failed_with_its_error(page: Page) -> None:
+    await log_in(page)
+    await page.get_by_label("Message", exact=True).fill("db1 is down")
+    await page.get_by_label("rejecting").check()
+    await page.get_by_role("button", name="Send alert").click()
+    await expect(page).to_have_url("/alerts/1")
+    await expect(delivery_badge(page, "rejecting")).to_have_text("failed")
+    error = page.locator('[data-live-alert] tr[data-channel="rejecting"] .error-text')
+    await expect(error).to_have_text("PermanentDeliveryError: [21211] invalid recipient")
+
+
+async def test_the_404_page(page: Page) -> None:
+    await log_in(page)
+    response = await page.goto("/alerts/999")
+    assert response is not None
+    assert response.status == 404
+    await expect(page.locator("h1")).to_have_text("404 · Not Found")
+    await expect(page.locator(".error-page p").first).to_have_text("There is no alert #999.")
+    await page.get_by_role("link", name="Back to the dashboard").click()
+    await expect(page).to_have_url("/")
+
+
+async def test_the_403_page_for_a_non_admin(page: Page) -> None:
+    await log_in(page)
+    await expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+    response = await page.goto("/admin")
+    assert response is not None
+    assert response.status == 403
+    await expect(page.locator("h1")).to_have_text("403 · Forbidden")
+    await expect(page.locator(".error-page p").first).to_have_text(
+        "Only administrators can see this page."
+    )
