@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from tests.web.conftest import log_in
 
 
-def flash(page: Page, category: str) -> object:
+def flash(page: Page, category: str) -> Locator:
     """The flash messages of one category."""
     return page.locator(f'.flash[data-category="{category}"] .flash-text')
 
 
-def delivery_badge(page: Page, channel: str) -> object:
+def delivery_badge(page: Page, channel: str) -> Locator:
     """The status badge of one channel's delivery on an alert page."""
     return page.locator(f'[data-live-alert] tr[data-channel="{channel}"] .badge')
 
