@@ -53,6 +53,11 @@ def duration(milliseconds: float | None) -> str:
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
+def percent(share: float | None) -> str:
+    """'97.5 %'; an en dash for None."""
+    return "\u2013" if share is None else f"{share * 100:.1f} %"
+
+
 def status_badge(status: str) -> Markup:
     """A coloured label for a delivery or alert status."""
     css = status if status in BADGE_STATUSES else "unknown"
@@ -82,5 +87,6 @@ def init_app(app: Quart) -> None:
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(pluralize, "pluralize")
     app.add_template_filter(duration, "duration")
+    app.add_template_filter(percent, "percent")
     app.add_template_global(status_badge, "status_badge")
     app.context_processor(inject_globals)

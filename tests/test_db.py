@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from quart.testing.app import LifespanError
 from sqlalchemy import inspect, text
 
 from app import create_app
 from app.db import Database, DatabaseNotReadyError, get_db
+from app.models import Base
 from tests.conftest import migrated_app
 from tests.postgres import free_port
 
@@ -31,6 +34,17 @@ async def test_migrate_creates_the_tables_and_is_idempotent(settings: dict[str, 
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         await database.check_schema()
     assert {"users", "api_tokens", "alerts", "deliveries", "alembic_version"} <= tables
+
+
+async def test_the_migrations_build_exactly_what_the_models_describe(
+    settings: dict[str, Any],
+) -> None:
+    app = await migrated_app(settings)
+    async with get_db(app).connected() as database, database.engine.connect() as connection:
+        differences = await connection.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+        )
+    assert differences == []
 
 
 async def test_upgrading_gives_existing_alerts_a_uid(settings: dict[str, Any]) -> None:

@@ -44,6 +44,7 @@ from app.dispatch import get_dispatcher
 from app.models import ApiToken, DeliveryStatus, User, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
+from app.stats import WINDOW, Chart, channel_stats
 from app.web import bp
 from channels.base import SEVERITIES
 from channels.webpush import WebPushChannel
@@ -179,6 +180,14 @@ async def alert_detail(alert_id: int) -> ResponseReturnValue:
     if record is None:
         abort(404, f"There is no alert #{alert_id}.")
     return await render_template("web/alert.html", alert=record)
+
+
+@bp.get("/stats")
+async def stats() -> ResponseReturnValue:
+    """Each channel's success rate and latency over the last 24 hours, charted."""
+    since = utcnow() - WINDOW
+    figures = await channel_stats(db_session(), get_dispatcher().channels, since)
+    return await render_template("web/stats.html", chart=Chart.of(figures), since=since)
 
 
 async def require_admin() -> User:
