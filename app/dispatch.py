@@ -302,7 +302,9 @@ class Dispatcher:
 
     # -- one attempt -------------------------------------------------------------------------
 
-    async def _attempt(self, alert: Alert, name: str) -> tuple[Receipt | None, Exception | None]:
+    async def attempt(self, alert: Alert, name: str) -> tuple[Receipt | None, Exception | None]:
+        """Send ``alert`` once on channel ``name`` within the timeout, recording nothing: the
+        receipt, or the error the channel (or the timeout) raised."""
         channel = self.channels.get(name)
         try:
             if channel is None:
@@ -314,7 +316,7 @@ class Dispatcher:
 
     async def _process(self, alert: Alert, claim: Claim) -> DeliveryOutcome:
         started_at, started = utcnow(), time.perf_counter()
-        receipt, error = await self._attempt(alert, claim.channel)
+        receipt, error = await self.attempt(alert, claim.channel)
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         # claimed_by stays: it tells which process made the last attempt
         values: dict[str, Any] = {"latency_ms": latency_ms, "lease_until": None}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,13 +42,13 @@ from app.auth import (
     start_session,
 )
 from app.db import db_session
-from app.dispatch import get_dispatcher
+from app.dispatch import describe_error, get_dispatcher
 from app.models import ApiToken, DeliveryStatus, User, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
 from app.stats import WINDOW, Chart, channel_stats
 from app.web import bp
-from channels.base import SEVERITIES
+from channels.base import SEVERITIES, Alert
 from channels.webpush import WebPushChannel
 
 RECENT_ALERTS = 20
@@ -198,6 +200,28 @@ async def require_admin() -> User:
     return user
 
 
+@dataclass(frozen=True)
+class ChannelRow:
+    """A configured channel as the admin page lists it."""
+
+    name: str
+    class_path: str
+    severities: list[str]  # those whose alerts it receives when no channels are chosen
+
+
+def channel_rows() -> list[ChannelRow]:
+    """Every configured channel, with its class and the severities routed to it."""
+    dispatcher = get_dispatcher()
+    return [
+        ChannelRow(
+            name,
+            f"{type(channel).__module__}.{type(channel).__qualname__}",
+            [s for s in SEVERITIES if name in dispatcher.channels_for(s)],
+        )
+        for name, channel in dispatcher.channels.items()
+    ]
+
+
 async def render_admin(
     new_token: str | None = None,
     user_errors: dict[str, str] | None = None,
@@ -210,6 +234,7 @@ async def render_admin(
         "web/admin.html",
         users=users,
         tokens=tokens,
+        channels=channel_rows(),
         new_token=new_token,
         user_errors=user_errors or {},
         user_form=user_form or {},
@@ -221,6 +246,33 @@ async def admin() -> ResponseReturnValue:
     """Users and API tokens; administrators only."""
     await require_admin()
     return await render_admin()
+
+
+@bp.post("/admin/channels/<name>/test")
+async def admin_test_channel(name: str) -> ResponseReturnValue:
+    """Send a test alert on one channel now and tell how it went; nothing is recorded."""
+    admin = await require_admin()
+    dispatcher = get_dispatcher()
+    if name not in dispatcher.channels:
+        abort(404, f"There is no channel {name}.")
+    alert = Alert(
+        id=0,
+        title="Herald test",
+        message=f"A test of the {name} channel, sent by {admin.username} from the admin page.",
+        severity="info",
+        created_at=utcnow(),
+        uid=f"test-{uuid.uuid4().hex}",
+    )
+    receipt, error = await dispatcher.attempt(alert, name)
+    if error is not None:
+        await flash(f"Test via {name} failed: {describe_error(error, dispatcher.timeout)}", "error")
+    elif receipt is not None and receipt.reference:
+        await flash(
+            f"Test alert sent via {name}. Provider reference: {receipt.reference}.", "success"
+        )
+    else:
+        await flash(f"Test alert sent via {name}.", "success")
+    return redirect(url_for("web.admin", _anchor="channels"))
 
 
 @bp.post("/admin/users")
