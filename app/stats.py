@@ -1,7 +1,7 @@
 """The last day's delivery statistics per channel, and their chart's geometry.
 
-The chart is drawn by a template as inline SVG (no script, no outside assets): this module
-only works out the numbers and where each bar ends.
+The charts are drawn by a template as inline SVG (no script, no outside assets): this module
+works out the numbers and where each bar ends.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Delivery, DeliveryAttempt, DeliveryStatus
+from app.templating import duration, percent
 
 WINDOW = timedelta(hours=24)
 
@@ -78,51 +79,61 @@ async def channel_stats(
 
 
 @dataclass(frozen=True)
-class ChartRow:
-    """One channel's row of the chart and the length of its two bars."""
+class Bar:
+    """One channel's bar in a chart."""
 
-    stats: ChannelStats
-    rate_width: float
-    latency_width: float
-
-    @property
-    def rate_class(self) -> str:
-        """``good``, ``fair`` or ``poor``, for the success bar's colour."""
-        rate = self.stats.success_rate or 0.0
-        return "good" if rate >= 0.99 else "fair" if rate >= 0.9 else "poor"
+    channel: str
+    width: float  # in SVG user units, out of Panel.BAR_WIDTH
+    value: str  # the figure, as shown beside the bar
+    css: str
 
 
 @dataclass(frozen=True)
-class Chart:
-    """Bars for the success rate (0-100 %) and the mean latency (against the slowest channel),
-    laid out in SVG user units: a label column, then the two panels."""
+class Panel:
+    """One bar chart, a bar per channel, drawn as SVG by the stats template. Sizes are SVG user
+    units: a column of labels, the bars, then room for the figures. The page shows its panels
+    side by side, or one above the other on a narrow screen."""
 
-    LABEL_WIDTH: ClassVar[int] = 130
-    PANEL_WIDTH: ClassVar[int] = 220
-    GAP: ClassVar[int] = 60
+    LABEL_WIDTH: ClassVar[int] = 110
+    BAR_WIDTH: ClassVar[int] = 200
+    WIDTH: ClassVar[int] = LABEL_WIDTH + BAR_WIDTH + 70
     TOP: ClassVar[int] = 34
     ROW_HEIGHT: ClassVar[int] = 30
-    WIDTH: ClassVar[int] = LABEL_WIDTH + 2 * PANEL_WIDTH + 2 * GAP
-    LATENCY_X: ClassVar[int] = LABEL_WIDTH + PANEL_WIDTH + GAP
 
-    rows: list[ChartRow]
-    latency_scale_ms: float  # the mean latency that a full-width bar stands for
+    measure: str
+    heading: str
+    bars: list[Bar]
 
     @property
     def height(self) -> int:
-        """The chart's height for its number of rows."""
-        return self.TOP + self.ROW_HEIGHT * len(self.rows) + 10
+        """The chart's height for its number of bars."""
+        return self.TOP + self.ROW_HEIGHT * len(self.bars) + 4
 
-    @classmethod
-    def of(cls, stats: list[ChannelStats]) -> Chart:
-        """The chart of ``stats``."""
-        slowest = max((s.mean_latency_ms or 0.0 for s in stats), default=0.0) or 1.0
-        rows = [
-            ChartRow(
-                s,
-                rate_width=round(cls.PANEL_WIDTH * (s.success_rate or 0.0), 1),
-                latency_width=round(cls.PANEL_WIDTH * (s.mean_latency_ms or 0.0) / slowest, 1),
-            )
-            for s in stats
-        ]
-        return cls(rows, latency_scale_ms=slowest)
+
+def rate_class(rate: float | None) -> str:
+    """``rate-good``, ``rate-fair`` or ``rate-poor``: the success bar's colour."""
+    rate = rate or 0.0
+    return "rate-good" if rate >= 0.99 else "rate-fair" if rate >= 0.9 else "rate-poor"
+
+
+def panels(stats: list[ChannelStats]) -> list[Panel]:
+    """The stats page's charts: success rates on a 0-100 % scale, and mean latencies against
+    the slowest channel's."""
+    full = Panel.BAR_WIDTH
+    slowest = max((s.mean_latency_ms or 0.0 for s in stats), default=0.0)
+    scale = f" (full bar: {duration(slowest)})" if slowest else ""
+    slowest = slowest or 1.0
+    rates = [
+        Bar(s.channel, round(full * (s.success_rate or 0.0), 1), percent(s.success_rate),
+            rate_class(s.success_rate))
+        for s in stats
+    ]  # fmt: skip
+    latencies = [
+        Bar(s.channel, round(full * (s.mean_latency_ms or 0.0) / slowest, 1),
+            duration(s.mean_latency_ms), "latency")
+        for s in stats
+    ]  # fmt: skip
+    return [
+        Panel("success-rate", "Success rate", rates),
+        Panel("latency", f"Mean latency{scale}", latencies),
+    ]

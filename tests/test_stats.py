@@ -11,7 +11,7 @@ from quart.typing import TestClientProtocol as Client
 
 from app.db import get_db
 from app.models import AlertRecord, Delivery, DeliveryAttempt, DeliveryStatus, User, utcnow
-from app.stats import WINDOW, ChannelStats, Chart, channel_stats
+from app.stats import WINDOW, Bar, ChannelStats, Panel, channel_stats, panels
 from tests.conftest import AuthActions
 
 pytestmark = pytest.mark.storage
@@ -73,20 +73,23 @@ async def test_stats_count_the_last_day_per_channel(app: Quart, history: None) -
     assert [s.success_rate for s in stats] == [0.75, 0.0, 1.0]
 
 
-def test_a_channel_without_finished_deliveries_has_no_rate() -> None:
+def test_a_channel_without_finished_deliveries_has_no_rate_and_empty_bars() -> None:
     assert ChannelStats("quiet").success_rate is None
-    chart = Chart.of([ChannelStats("quiet")])
-    assert (chart.rows[0].rate_width, chart.rows[0].latency_width) == (0.0, 0.0)
+    rates, latencies = panels([ChannelStats("quiet")])
+    assert rates.bars == [Bar("quiet", 0.0, "\u2013", "rate-poor")]
+    assert latencies.bars == [Bar("quiet", 0.0, "\u2013", "latency")]
 
 
-def bar(page: str, channel: str, measure: str) -> tuple[str, float]:
-    """The class and the width of one bar of the chart."""
-    group = page.split(f'<g data-channel="{channel}">', 1)[1].split("</g>", 1)[0]
-    found = re.search(
-        rf'<rect class="([^"]+)" data-measure="{measure}"[^>]* width="([\d.]+)"', group
-    )
+BAR = re.compile(r'<rect class="bar ([^"]+)"[^>]* width="([\d.]+)"[^>]*/>\s*<text[^>]*>([^<]*)<')
+
+
+def bar(page: str, channel: str, measure: str) -> tuple[str, float, str]:
+    """The class, the width and the figure of one channel's bar in one chart."""
+    chart = page.split(f'<svg class="chart" data-measure="{measure}"', 1)[1].split("</svg>")[0]
+    group = chart.split(f'<g data-channel="{channel}">', 1)[1].split("</g>", 1)[0]
+    found = BAR.search(group)
     assert found, f"no {measure} bar for {channel}"
-    return found.group(1), float(found.group(2))
+    return found.group(1), float(found.group(2)), found.group(3)
 
 
 async def test_the_stats_page_charts_rates_and_latencies_as_svg(
@@ -98,14 +101,15 @@ async def test_the_stats_page_charts_rates_and_latencies_as_svg(
     page = await response.get_data(as_text=True)
     assert '<svg class="chart"' in page
     assert "<script" not in page.split("</head>", 1)[1]  # the chart needs no script
-    width = Chart.PANEL_WIDTH
+    width = Panel.BAR_WIDTH
     # success rate: a share of the panel; latency: against the slowest mean (retired, 400 ms)
-    assert bar(page, "recording", "success-rate") == ("bar rate-poor", 0.75 * width)
-    assert bar(page, "recording", "latency") == ("bar latency", 0.5 * width)
-    assert bar(page, "failing", "success-rate") == ("bar rate-poor", 0.0)
-    assert bar(page, "failing", "latency") == ("bar latency", 0.0)
-    assert bar(page, "retired", "success-rate") == ("bar rate-good", width)
-    assert bar(page, "retired", "latency") == ("bar latency", width)
+    assert bar(page, "recording", "success-rate") == ("rate-poor", 0.75 * width, "75.0 %")
+    assert bar(page, "recording", "latency") == ("latency", 0.5 * width, "200 ms")
+    assert bar(page, "failing", "success-rate") == ("rate-poor", 0.0, "0.0 %")
+    assert bar(page, "failing", "latency") == ("latency", 0.0, "\u2013")
+    assert bar(page, "retired", "success-rate") == ("rate-good", width, "100.0 %")
+    assert bar(page, "retired", "latency") == ("latency", width, "400 ms")
+    assert "Mean latency (full bar: 400 ms)" in page
     row = page.split('<tr data-channel="recording">', 1)[1].split("</tr>", 1)[0]
     cells = re.findall(r"<td>([^<]*)</td>", row)
     assert cells == ["recording", "3", "1", "75.0 %", "4", "200 ms", "300 ms"]

@@ -46,7 +46,7 @@ from app.dispatch import describe_error, get_dispatcher
 from app.models import ApiToken, DeliveryStatus, User, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
-from app.stats import WINDOW, Chart, channel_stats
+from app.stats import WINDOW, channel_stats, panels
 from app.web import bp
 from channels.base import SEVERITIES, Alert
 from channels.webpush import WebPushChannel
@@ -189,7 +189,9 @@ async def stats() -> ResponseReturnValue:
     """Each channel's success rate and latency over the last 24 hours, charted."""
     since = utcnow() - WINDOW
     figures = await channel_stats(db_session(), get_dispatcher().channels, since)
-    return await render_template("web/stats.html", chart=Chart.of(figures), since=since)
+    return await render_template(
+        "web/stats.html", stats=figures, panels=panels(figures), since=since
+    )
 
 
 async def require_admin() -> User:

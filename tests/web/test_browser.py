@@ -109,3 +109,58 @@ async def test_the_403_page_for_a_non_admin(page: Page) -> None:
     await expect(page.locator(".error-page p").first).to_have_text(
         "Only administrators can see this page."
     )
+
+
+async def test_an_admin_sends_a_test_alert_and_sees_the_outcome(page: Page) -> None:
+    await log_in(page, "root")
+    await page.get_by_role("link", name="Admin").click()
+    await page.get_by_role("button", name="Send a test alert via rejecting").click()
+    await expect(page).to_have_url("/admin#channels")
+    await expect(flash(page, "error")).to_have_text(
+        "Test via rejecting failed: PermanentDeliveryError: [21211] invalid recipient"
+    )
+
+
+async def visit_every_page(page: Page) -> list[str]:
+    """As root, send an alert and open each page; the paths visited."""
+    await log_in(page, "root")
+    await page.get_by_label("Message", exact=True).fill("db1 is down")
+    await page.get_by_label("rejecting").check()
+    await page.get_by_role("button", name="Send alert").click()
+    await expect(delivery_badge(page, "rejecting")).to_have_text("failed")
+    paths = ["/", "/alerts/1", "/stats", "/admin", "/login"]
+    for path in paths[:-1]:
+        await page.goto(path)
+        await expect(page.locator("main h1, main h2").first).to_be_visible()
+    await page.get_by_role("button", name="Log out").click()
+    return paths
+
+
+async def test_pages_load_only_their_own_assets_and_break_no_policy(
+    page: Page, base_url: str
+) -> None:
+    requested: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await visit_every_page(page)
+    assert requested
+    assert [url for url in requested if not url.startswith(base_url + "/")] == []
+    assert any(url.endswith("/static/herald.js") for url in requested)
+    assert errors == []  # a blocked script, style or connection would be logged here
+
+
+async def test_pages_fit_a_phone_screen(context: BrowserContext) -> None:
+    page = await context.new_page()
+    await page.set_viewport_size({"width": 360, "height": 740})
+    await log_in(page, "root")
+    await page.get_by_label("Message", exact=True).fill("db1 is down")
+    await page.get_by_label("rejecting").check()
+    await page.get_by_role("button", name="Send alert").click()
+    for path in ("/", "/alerts/1", "/stats", "/admin"):
+        await page.goto(path)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"{path} is {width} px wide on a 360 px screen"
