@@ -6,6 +6,7 @@ import asyncio
 
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
+from tests.conftest import PASSWORD
 from tests.web.conftest import log_in
 
 
@@ -164,3 +165,25 @@ async def test_pages_fit_a_phone_screen(context: BrowserContext) -> None:
         await page.goto(path)
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 360, f"{path} is {width} px wide on a 360 px screen"
+
+
+async def test_logging_in_and_sending_work_from_the_keyboard_alone(page: Page) -> None:
+    await page.goto("/login")
+    await page.keyboard.type("alice")  # the username field has the focus
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(flash(page, "success")).to_have_text("Welcome, alice.")
+    await page.get_by_label("Title").focus()
+    await page.keyboard.type("Disk full")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("db1 at 99%")
+    await page.keyboard.press("Tab")  # the severity radio group: arrows choose within it
+    await page.keyboard.press("ArrowRight")
+    await page.keyboard.press("Tab")  # the first channel box
+    await page.keyboard.press("Space")
+    await page.keyboard.press("Enter")  # submits the form
+    await expect(page).to_have_url("/alerts/1")
+    await expect(page.locator(".facts")).to_contain_text("warning")
+    await expect(page.locator('[data-live-alert] tr[data-channel="gated"]')).to_have_count(1)
+    await expect(page.locator("[data-live-alert] tbody tr[data-channel]")).to_have_count(1)
