@@ -4,7 +4,7 @@ The page opens ``/live?view=list&alerts=3,2,1`` (or ``view=page`` for one alert'
 server sends each alert's part of the page, rendered by the same template as the page, at
 once and again whenever it changes: ``{"alert": 3, "status": "sending", "html": "..."}``.
 When every watched alert is finished it closes with 1000, which tells the page that nothing
-more will come; an expired session closes with 1008.
+more will come. When the session expires or its user is disabled, it closes with 1008.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import time
 from urllib.parse import urlsplit
 
 from quart import abort, render_template, session, websocket
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import alerts_as_they_are
 from app.auth import current_user
 from app.db import db_session, get_db
 from app.dispatch import get_dispatcher, wait_for
+from app.models import User
 from app.web import bp
 
 VIEWS = {"list": "web/_deliveries.html", "page": "web/_alert_live.html"}
@@ -53,10 +55,14 @@ def watched() -> tuple[str, list[int]]:
     return view, ids
 
 
-def session_expired() -> bool:
-    """Whether the session the connection opened with has run out since."""
-    expires_at = session.get("expires_at")
-    return not isinstance(expires_at, int) or expires_at <= time.time()
+async def still_signed_in(db: AsyncSession) -> bool:
+    """Whether the session the connection opened with still holds: not expired since, and
+    its user not disabled since."""
+    expires_at, user_id = session.get("expires_at"), session.get("user_id")
+    if not (isinstance(expires_at, int) and expires_at > time.time() and isinstance(user_id, int)):
+        return False
+    user = await db.get(User, user_id)
+    return user is not None and user.disabled_at is None
 
 
 @bp.websocket("/live")
@@ -68,12 +74,13 @@ async def live() -> None:
     shown: dict[int, str] = {}
     watching = set(ids)
     while True:
-        if session_expired():
-            await websocket.close(POLICY_VIOLATION, "session expired")
-            return
         change, looked = dispatcher.next_change(), time.monotonic()
         async with get_db().session() as db:
+            allowed = await still_signed_in(db)
             records = await alerts_as_they_are(db, watching, history=view == "page")
+        if not allowed:
+            await websocket.close(POLICY_VIOLATION, "signed out")
+            return
         for record in records:
             html = await render_template(VIEWS[view], alert=record)
             if shown.get(record.id) != html:

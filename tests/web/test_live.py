@@ -7,11 +7,13 @@ import time
 from typing import Any
 
 import pytest
+from quart import Quart
 from quart.testing.connections import WebsocketDisconnectError, WebsocketResponseError
 from quart.typing import TestClientProtocol as Client
 from quart.typing import TestWebsocketConnectionProtocol as Connection
 
-from app.models import User
+from app.db import get_db
+from app.models import User, utcnow
 from tests.conftest import AuthActions, post_alert
 from tests.sample_channels import GatedChannel, RejectingChannel, path
 
@@ -97,6 +99,20 @@ async def test_an_expired_session_ends_the_connection(
     async with client.session_transaction() as session:
         session["expires_at"] = int(time.time()) + 2
     async with client.websocket("/live", query_string=PAGE) as connection:
+        assert await close_code(connection) == 1008
+
+
+async def test_disabling_the_user_ends_the_connection(
+    app: Quart, auth: AuthActions, client: Client, user: User
+) -> None:
+    await sent_alert(auth, client)  # the gate stays shut: the alert never finishes
+    async with client.websocket("/live", query_string=PAGE) as connection:
+        await next_update(connection)
+        async with get_db(app).session() as session:
+            stored = await session.get(User, user.id)
+            assert stored is not None
+            stored.disabled_at = utcnow()
+            await session.commit()
         assert await close_code(connection) == 1008
 
 
