@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -15,7 +16,7 @@ from quart.typing import TestWebsocketConnectionProtocol as Connection
 from app.db import get_db
 from app.models import User, utcnow
 from tests.conftest import AuthActions, post_alert
-from tests.sample_channels import GatedChannel, RejectingChannel, path
+from tests.sample_channels import FlakyChannel, GatedChannel, RejectingChannel, path
 
 pytestmark = pytest.mark.storage
 PAGE = {"view": "page", "alerts": "1"}
@@ -29,7 +30,12 @@ def _gate() -> asyncio.Event:
 
 @pytest.fixture(name="settings")
 def _live_settings(settings: dict[str, Any], gate: asyncio.Event) -> dict[str, Any]:
-    return settings | {"CHANNELS": [path(GatedChannel), path(RejectingChannel)], "GATE": gate}
+    return settings | {
+        "CHANNELS": [path(GatedChannel), path(RejectingChannel), path(FlakyChannel)],
+        "GATE": gate,
+        "RETRY_MAX_ATTEMPTS": 2,
+        "FLAKY_RETRY_AFTER": 1,  # long enough for the retrying state to be seen
+    }
 
 
 async def next_update(connection: Connection) -> dict[str, Any]:
@@ -50,9 +56,13 @@ async def close_code(connection: Connection) -> int:
                 return code
 
 
-async def sent_alert(auth: AuthActions, client: Client) -> None:
+async def sent_alert(
+    auth: AuthActions, client: Client, channels: tuple[str, ...] = ("gated", "rejecting")
+) -> None:
     await auth.login()
-    response = await post_alert(client, message="db1 is down", severity="critical")
+    response = await post_alert(
+        client, message="db1 is down", severity="critical", channels=list(channels)
+    )
     assert response.headers["Location"] == "/alerts/1"
 
 
@@ -90,6 +100,23 @@ async def test_a_finished_alert_is_sent_once_then_the_connection_closes(
         assert update["html"].startswith('<ul class="deliveries" data-live-alert="1">')
         assert 'title="PermanentDeliveryError: [21211] invalid recipient"' in update["html"]
         assert await close_code(ws) == 1000
+
+
+async def test_a_retry_shows_as_retrying_then_sent(
+    auth: AuthActions, client: Client, user: User
+) -> None:
+    await sent_alert(auth, client, ("flaky",))
+    seen: list[str] = []
+    async with client.websocket("/live", query_string=PAGE) as connection:
+        while not seen or seen[-1] != "sent":
+            html = (await next_update(connection))["html"]
+            seen.append(re.findall(r'<td class="status"><span class="badge badge-(\w+)"', html)[0])
+        assert await close_code(connection) == 1000
+    assert "retrying" in seen
+    assert seen.index("retrying") < seen.index("sent")
+    assert (
+        "TransientDeliveryError: [503] provider busy" in html
+    )  # the first attempt's error stays in the history
 
 
 async def test_an_expired_session_ends_the_connection(
