@@ -18,6 +18,7 @@ from app import (
     dispatch,
     errors,
     hooks,
+    live,
     metrics,
     openapi,
     ops,
@@ -44,6 +45,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     channels = build_channels(app.config)
     db.init_app(app)
     dispatch.init_app(app, channels)
+    live.init_app(app)
     metrics.init_app(app)
     hooks.init_app(app)  # first of the request hooks: timing and request id for every answer
     auth.init_app(app)

@@ -1,6 +1,9 @@
 """A provider stand-in for benchmarks: answers every POST with 204 and counts them.
 
 python bench/sink.py PORT        # GET /count returns the number of POSTs so far
+
+A POST to a path under /held/ is answered only once something POSTs /release, so that a
+benchmark can keep deliveries in flight for as long as it needs.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 received = 0
+released = asyncio.Event()
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -24,6 +28,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     while more:
         message = await receive()
         more = message.get("more_body", False)
+    if scope["method"] == "POST" and scope["path"] == "/release":
+        released.set()
+    elif scope["method"] == "POST" and scope["path"].startswith("/held/"):
+        await released.wait()
     if scope["method"] == "POST":
         received += 1
         await send({"type": "http.response.start", "status": 204, "headers": []})
