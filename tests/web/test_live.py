@@ -186,3 +186,35 @@ async def test_nonsense_queries_are_refused_with_400(
             await connection.receive()
     assert refused.value.response.status_code == 400
     assert (await refused.value.response.get_json())["message"] == message
+
+
+async def test_pages_following_one_alert_all_see_every_change(
+    auth: AuthActions, client: Client, user: User, gate: asyncio.Event
+) -> None:
+    await sent_alert(auth, client, ("gated",))
+    async with client.websocket("/live", query_string=PAGE) as first:
+        update = await next_update(first)
+        while update["status"] != "sending":
+            update = await next_update(first)
+        async with client.websocket("/live", query_string=PAGE) as second:
+            assert await next_update(second) == update  # the version the first page has
+            gate.set()
+            for page in (first, second):
+                final = await next_update(page)
+                while final["status"] != "sent":
+                    final = await next_update(page)
+                assert '<span class="badge badge-sent">sent</span>' in final["html"]
+                assert await close_code(page) == 1000
+
+
+async def test_alerts_that_do_not_exist_end_the_connection_at_once(
+    auth: AuthActions, client: Client, user: User
+) -> None:
+    await auth.login()
+    async with (
+        client.websocket("/live", query_string={"view": "list", "alerts": "404"}) as ws,
+        asyncio.timeout(10),
+    ):
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await ws.receive()  # no message first
+    assert closed.value.args[0] == 1000
