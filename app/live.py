@@ -10,6 +10,7 @@ of open pages. The websocket view (``app/web/live.py``) only forwards what is qu
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator
 from contextlib import suppress
@@ -25,6 +26,7 @@ from app.db import get_db
 from app.dispatch import get_dispatcher, wait_for
 from app.models import AlertRecord, User
 
+logger = logging.getLogger("herald.live")
 VIEWS = {"list": "web/_deliveries.html", "page": "web/_alert_live.html"}
 # However busy the dispatcher, the hub looks at the database at most this often (s).
 MIN_INTERVAL = 0.2
@@ -88,8 +90,11 @@ class LiveHub:
         while True:
             change, looked = dispatcher.next_change(), time.monotonic()
             if self.followers:
-                async with self._lock:
-                    await self._look()
+                try:
+                    async with self._lock:
+                        await self._look()
+                except Exception:  # the database may be briefly away: the pages just wait
+                    logger.exception("live updates: reading the followed alerts failed")
             await wait_for(change, dispatcher.poll_interval)
             await asyncio.sleep(max(0.0, looked + MIN_INTERVAL - time.monotonic()))
 
