@@ -228,6 +228,7 @@ async def render_admin(
     new_token: str | None = None,
     user_errors: dict[str, str] | None = None,
     user_form: dict[str, str] | None = None,
+    password_errors: dict[int, str] | None = None,
 ) -> str:
     session_ = db_session()
     users = list(await session_.scalars(select(User).order_by(User.username)))
@@ -240,6 +241,7 @@ async def render_admin(
         new_token=new_token,
         user_errors=user_errors or {},
         user_form=user_form or {},
+        password_errors=password_errors or {},
     )
 
 
@@ -326,11 +328,10 @@ async def admin_reset_password(user_id: int) -> ResponseReturnValue:
     password = (await request.form).get("password", "")
     problem = check_new_user(user.username, password).get("password")
     if problem:
-        await flash(f"Password not changed: {problem}", "error")
-    else:
-        user.password_hash = hash_password(password)
-        await db_session().commit()
-        await flash(f"Password for {user.username} changed.", "success")
+        return await render_admin(password_errors={user.id: problem}), 422
+    user.password_hash = hash_password(password)
+    await db_session().commit()
+    await flash(f"Password for {user.username} changed.", "success")
     return redirect(url_for("web.admin"))
 
 

@@ -94,9 +94,17 @@ async def test_resetting_a_password(
     await auth.login("root")
     await admin_post(client, f"/admin/users/{user.id}/password", password="brand-new-pass")
     assert verify_password((await stored(app, "alice")).password_hash, "brand-new-pass")
-    await admin_post(client, f"/admin/users/{user.id}/password", password="short")
-    page = await (await client.get("/admin")).get_data(as_text=True)
-    assert "Password not changed: Use at least 8 characters." in page
+    response = await admin_post(client, f"/admin/users/{user.id}/password", password="short")
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)  # the error stands next to alice's field
+    assert (
+        f'aria-invalid="true" aria-describedby="password-{user.id}-error">'
+        in page.split(f'id="password-{user.id}"', 1)[1]
+    )
+    assert (
+        f'<p class="field-error" id="password-{user.id}-error">'
+        "Password not changed: Use at least 8 characters.</p>"
+    ) in page
     assert verify_password((await stored(app, "alice")).password_hash, "brand-new-pass")
 
 
