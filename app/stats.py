@@ -65,17 +65,13 @@ async def channel_stats(
         counts.setdefault(channel, {})[status] = count
     attempts = {row[0]: row[1:] for row in await session.execute(timings)}
     names = list(dict.fromkeys([*channels, *sorted(counts), *sorted(attempts)]))
-    return [
-        ChannelStats(
-            name,
-            sent=counts.get(name, {}).get(DeliveryStatus.SENT, 0),
-            failed=counts.get(name, {}).get(DeliveryStatus.FAILED, 0),
-            attempts=attempts.get(name, (0, None, None))[0],
-            mean_latency_ms=attempts.get(name, (0, None, None))[1],
-            max_latency_ms=attempts.get(name, (0, None, None))[2],
-        )
-        for name in names
-    ]
+    stats = []
+    for name in names:
+        finished = counts.get(name, {})
+        made, mean, slowest = attempts.get(name, (0, None, None))
+        sent, failed = finished.get(DeliveryStatus.SENT, 0), finished.get(DeliveryStatus.FAILED, 0)
+        stats.append(ChannelStats(name, sent, failed, made, mean, slowest))
+    return stats
 
 
 @dataclass(frozen=True)
