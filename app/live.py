@@ -68,9 +68,7 @@ class LiveHub:
             self.followers.add(follower)
             missing = {alert for alert in follower.unfinished if (view, alert) not in self._shown}
             if missing:  # followed by no other page yet
-                async with get_db(self.app).session() as db:
-                    records = await alerts_as_they_are(db, missing, history=view == "page")
-                for record in records:
+                for record in await self._read(view, missing):
                     await self._render(view, record)
             for alert in sorted(follower.unfinished):
                 if (view, alert) in self._shown:
@@ -81,8 +79,6 @@ class LiveHub:
     def leave(self, follower: Follower) -> None:
         """Stop queueing for a page that closed."""
         self.followers.discard(follower)
-        followed = {(f.view, alert) for f in self.followers for alert in f.unfinished}
-        self._shown = {key: shown for key, shown in self._shown.items() if key in followed}
 
     async def run(self) -> None:
         """Look after every change this process makes, and every poll interval."""
@@ -105,13 +101,14 @@ class LiveHub:
             wanted.setdefault(follower.view, set()).update(follower.unfinished)
         async with get_db(self.app).session() as db:
             signed_in = await self._signed_in(db, followers)
-            found = {
-                view: await alerts_as_they_are(db, ids, history=view == "page")
-                for view, ids in wanted.items()
-            }
+        found = {view: await self._read(view, ids) for view, ids in wanted.items()}
         for follower in followers - signed_in:
             follower.outbox.put_nowait(None)
             self.followers.discard(follower)
+        # forget the versions no page waits on any more
+        self._shown = {
+            key: shown for key, shown in self._shown.items() if key[1] in wanted.get(key[0], ())
+        }
         for view, records in found.items():
             for record in records:
                 if await self._render(view, record):
@@ -119,6 +116,12 @@ class LiveHub:
                         self._send(follower, view, record.id)
         for follower in signed_in:  # alerts deleted since will not change either
             follower.unfinished &= {record.id for record in found.get(follower.view, [])}
+
+    async def _read(self, view: str, ids: set[int]) -> list[AlertRecord]:
+        """The alerts as ``view`` shows them, read in a session of their own: the views load
+        different relations of the same rows, which one session's identity map would mix."""
+        async with get_db(self.app).session() as db:
+            return await alerts_as_they_are(db, ids, history=view == "page")
 
     async def _render(self, view: str, record: AlertRecord) -> bool:
         """Render the alert's part of the page; tell whether it differs from the last one."""

@@ -51,6 +51,7 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
 
 @pytest.fixture(name="gate")
 def _gate() -> asyncio.Event:
+    """Holds the GatedChannel's deliveries until a test sets it."""
     return asyncio.Event()
 
 

@@ -23,11 +23,6 @@ PAGE = {"view": "page", "alerts": "1"}
 BAD_IDS = "alerts must be 1 to 100 alert ids separated by commas."
 
 
-@pytest.fixture(name="gate")
-def _gate() -> asyncio.Event:
-    return asyncio.Event()
-
-
 @pytest.fixture(name="settings")
 def _live_settings(settings: dict[str, Any], gate: asyncio.Event) -> dict[str, Any]:
     return settings | {
@@ -218,3 +213,25 @@ async def test_alerts_that_do_not_exist_end_the_connection_at_once(
         with pytest.raises(WebsocketDisconnectError) as closed:
             await ws.receive()  # no message first
     assert closed.value.args[0] == 1000
+
+
+async def test_the_list_and_the_alert_page_follow_one_alert_together(
+    auth: AuthActions, client: Client, user: User, gate: asyncio.Event
+) -> None:
+    await sent_alert(auth, client, ("gated",))
+    listing = {"view": "list", "alerts": "1"}
+    async with (
+        client.websocket("/live", query_string=PAGE) as page,
+        client.websocket("/live", query_string=listing) as row,
+    ):
+        for connection in (page, row):
+            update = await next_update(connection)
+            while update["status"] != "sending":
+                update = await next_update(connection)
+        gate.set()
+        for connection, attempts_shown in ((page, True), (row, False)):
+            update = await next_update(connection)
+            while update["status"] != "sent":
+                update = await next_update(connection)
+            assert ('class="attempts-table"' in update["html"]) is attempts_shown
+            assert await close_code(connection) == 1000
