@@ -27,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +35,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.throughput import SECRET, prepare, process, wait_http
-from tests.postgres import free_port
+from bench.throughput import PASSWORD, SECRET, USERNAME, prepare, serving
 
 WAIT_LIMIT = 120.0  # seconds any phase may take, at most
-PASSWORD = "bench-password"  # the one bench/throughput.py's prepare() gives its user
 
 
 def rss_mib(pid: int) -> float:
@@ -74,7 +71,7 @@ async def session_cookie(herald: str) -> str:
         page = (await client.get("/login")).text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token, "no CSRF token on the login page"
-        form = {"username": "bench", "password": PASSWORD, "csrf_token": token.group(1)}
+        form = {"username": USERNAME, "password": PASSWORD, "csrf_token": token.group(1)}
         response = await client.post("/login", data=form)
         assert response.status_code == 302, response.status_code
         return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
@@ -153,28 +150,18 @@ async def main() -> None:
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for clients in map(int, args.clients.split(",")):
-        with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        with tempfile.TemporaryDirectory() as tmp:
             database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'live.db'}"
             token = await prepare(database_url)
-            sink_port, herald_port = free_port(), free_port()
-            sink, herald = f"http://127.0.0.1:{sink_port}", f"http://127.0.0.1:{herald_port}"
-            env = {
-                "HERALD_DATABASE_URL": database_url,
-                "HERALD_CHANNELS": '["channels.webhook.WebhookChannel"]',
-                "HERALD_WEBHOOK_URLS": f'["{sink}/held/hook"]',
-                "HERALD_WEBHOOK_SECRET": SECRET,
-                "HERALD_CHANNEL_TIMEOUT": "25",  # longer than the benchmark holds deliveries
-                "HERALD_LEASE_SECONDS": "60",
-                "HERALD_LOG_LEVEL": "WARNING",
-            }
-            stack.enter_context(process([sys.executable, "bench/sink.py", str(sink_port)]))
-            hypercorn = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml"]
-            herald_process = stack.enter_context(
-                process([*hypercorn, "-b", f"127.0.0.1:{herald_port}", "asgi:app"], env)
-            )
-            await wait_http(f"{sink}/count")
-            await wait_http(f"{herald}/healthz")
-            r = await round_of(herald, sink, token, herald_process.pid, clients, args)
+            async with serving(
+                database_url,
+                CHANNELS='["channels.webhook.WebhookChannel"]',
+                WEBHOOK_URLS='["{sink}/held/hook"]',
+                WEBHOOK_SECRET=SECRET,
+                CHANNEL_TIMEOUT="25",  # longer than the benchmark holds deliveries
+                LEASE_SECONDS="60",
+            ) as (herald, sink, pid):
+                r = await round_of(herald, sink, token, pid, clients, args)
         print(
             f"| {r['clients']} | {r['connected_s']:.1f} | {r['rss_before']:.1f} | "
             f"{r['rss_open']:.1f} | {r['idle_cpu']:.2f} | {r['p50_ms']:.0f} | {r['max_ms']:.0f} |"

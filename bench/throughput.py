@@ -25,8 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from app.models import PushSubscriptionRecord  # noqa: E402
 from channels.webpush import new_vapid_keys  # noqa: E402
 from tests.postgres import free_port, fresh_database, postgres_server  # noqa: E402
 
+USERNAME, PASSWORD = "bench", "bench-password"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 DRAIN_LIMIT = 300.0  # seconds to wait for the last deliveries, at most
 
@@ -71,13 +72,32 @@ def process(
         child.wait(timeout=60)
 
 
+@asynccontextmanager
+async def serving(database_url: str, **settings: str) -> AsyncIterator[tuple[str, str, int]]:
+    """Start ``bench/sink.py`` and Herald as ``make run`` serves it, with the database and
+    ``settings`` (``HERALD_`` names without the prefix; ``{sink}`` in a value stands for the
+    sink's URL); yield Herald's URL, the sink's URL and Herald's process id."""
+    sink_port, herald_port = free_port(), free_port()
+    sink, herald = f"http://127.0.0.1:{sink_port}", f"http://127.0.0.1:{herald_port}"
+    env = {"HERALD_DATABASE_URL": database_url, "HERALD_LOG_LEVEL": "WARNING"}
+    env |= {f"HERALD_{name}": value.replace("{sink}", sink) for name, value in settings.items()}
+    hypercorn = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml"]
+    with (
+        process([sys.executable, "bench/sink.py", str(sink_port)]),
+        process([*hypercorn, "-b", f"127.0.0.1:{herald_port}", "asgi:app"], env) as server,
+    ):
+        await wait_http(f"{sink}/count")
+        await wait_http(f"{herald}/healthz")
+        yield herald, sink, server.pid
+
+
 async def prepare(database_url: str) -> str:
     """Migrate the database and return a fresh API token."""
     app = create_app({"DATABASE_URL": database_url}, env="testing")
     async with get_db(app).connected() as database:
         await database.migrate()
         async with database.session() as session:
-            user = await create_user(session, "bench", "bench-password", is_admin=True)
+            user = await create_user(session, USERNAME, PASSWORD, is_admin=True)
             return await create_token(session, user, "bench")
 
 
@@ -121,24 +141,13 @@ async def load(herald: str, token: str, seconds: float, concurrency: int) -> lis
 
 async def throughput(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     token = await prepare(database_url)
-    sink_port, herald_port = free_port(), free_port()
-    sink, herald = f"http://127.0.0.1:{sink_port}", f"http://127.0.0.1:{herald_port}"
-    env = {
-        "HERALD_DATABASE_URL": database_url,
-        "HERALD_CHANNELS": '["channels.webhook.WebhookChannel"]',
-        "HERALD_WEBHOOK_URLS": f'["{sink}/hook"]',
-        "HERALD_WEBHOOK_SECRET": SECRET,
-        "HERALD_LOG_LEVEL": "WARNING",
-        "HERALD_API_RATE_LIMIT": "1000000/minute",
-    }
-    hypercorn = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml"]
-    with ExitStack() as stack:
-        stack.enter_context(process([sys.executable, "bench/sink.py", str(sink_port)]))
-        stack.enter_context(
-            process([*hypercorn, "-b", f"127.0.0.1:{herald_port}", "asgi:app"], env)
-        )
-        await wait_http(f"{sink}/count")
-        await wait_http(f"{herald}/healthz")
+    async with serving(
+        database_url,
+        CHANNELS='["channels.webhook.WebhookChannel"]',
+        WEBHOOK_URLS='["{sink}/hook"]',
+        WEBHOOK_SECRET=SECRET,
+        API_RATE_LIMIT="1000000/minute",
+    ) as (herald, sink, _):
         started = time.monotonic()
         latencies = await load(herald, token, args.seconds, args.concurrency)
         accepted_in = time.monotonic() - started
@@ -190,28 +199,17 @@ async def add_subscriptions(database_url: str, endpoint: str, count: int) -> Non
 
 async def fan_out_memory(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     token = await prepare(database_url)
-    sink_port, herald_port = free_port(), free_port()
-    sink, herald = f"http://127.0.0.1:{sink_port}", f"http://127.0.0.1:{herald_port}"
-    await add_subscriptions(database_url, sink, args.subscribers)
     private, _ = new_vapid_keys()
-    env = {
-        "HERALD_DATABASE_URL": database_url,
-        "HERALD_CHANNELS": '["channels.webpush.WebPushChannel"]',
-        "HERALD_VAPID_PRIVATE_KEY": private,
-        "HERALD_VAPID_SUBJECT": "mailto:bench@herald.example",
-        "HERALD_CHANNEL_TIMEOUT": "600",
-        "HERALD_LEASE_SECONDS": "900",
-        "HERALD_LOG_LEVEL": "WARNING",
-    }
-    hypercorn = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml"]
-    with ExitStack() as stack:
-        stack.enter_context(process([sys.executable, "bench/sink.py", str(sink_port)]))
-        server = stack.enter_context(
-            process([*hypercorn, "-b", f"127.0.0.1:{herald_port}", "asgi:app"], env)
-        )
-        await wait_http(f"{sink}/count")
-        await wait_http(f"{herald}/healthz")
-        before = peak_rss_kib(server.pid)
+    async with serving(
+        database_url,
+        CHANNELS='["channels.webpush.WebPushChannel"]',
+        VAPID_PRIVATE_KEY=private,
+        VAPID_SUBJECT="mailto:bench@herald.example",
+        CHANNEL_TIMEOUT="600",
+        LEASE_SECONDS="900",
+    ) as (herald, sink, pid):
+        await add_subscriptions(database_url, sink, args.subscribers)
+        before = peak_rss_kib(pid)
         started = time.monotonic()
         headers = {"Authorization": f"Bearer {token}", "Prefer": "wait=30"}
         async with httpx.AsyncClient(base_url=herald, headers=headers, timeout=60) as client:
@@ -226,7 +224,7 @@ async def fan_out_memory(database_url: str, args: argparse.Namespace) -> dict[st
                 await asyncio.sleep(0.2)
             pushed = await sink_count(client, sink)
         took = time.monotonic() - started
-        after = peak_rss_kib(server.pid)
+        after = peak_rss_kib(pid)
     return {
         "subscribers": args.subscribers,
         "pushed": pushed,
