@@ -14,9 +14,11 @@ from pydantic import (
     ValidationError,
 )
 
+from channels.base import LINE_BREAKING
+
 # Spelled out rather than \S, whose meaning differs between Python and JSON Schema's regexes.
 NON_BLANK = r"[^ \t\n\r\x0b\x0c]"
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+ONE_LINE = f"^[^{LINE_BREAKING}]*$"  # no control characters, no Unicode line breaks
 MAX_MESSAGE = 4000
 MAX_TITLE = 200
 
@@ -49,7 +51,7 @@ Message = Annotated[
 Title = Annotated[
     str,
     StringConstraints(max_length=MAX_TITLE),
-    *matching(ONE_LINE, "must be one line without control characters"),
+    *matching(ONE_LINE, "must be one line without control characters or line breaks"),
 ]
 ChannelName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 

@@ -23,7 +23,19 @@ if TYPE_CHECKING:
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# Anything that ends a line somewhere: C0 and C1 controls (which include U+0085), DEL, and
+# Unicode's line and paragraph separators. The title schema refuses exactly these.
+LINE_BREAKING = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
+_LINE_BREAKS = re.compile(f"[{LINE_BREAKING}]+")
+# "=?" opens an RFC 2047 encoded word, which mail clients, Python's email package and ntfy
+# decode: text that holds one could decode into a line break (a header injection).
+_ENCODED_WORD_START = re.compile(r"=(?=\?)")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line that is safe in any header: every line-breaking character
+    becomes a space and no encoded word can start (``=?`` becomes ``= ?``)."""
+    return _ENCODED_WORD_START.sub("= ", _LINE_BREAKS.sub(" ", text)).strip()
 
 
 class ChannelError(Exception):
@@ -77,9 +89,10 @@ class Alert:
 
     @property
     def subject(self) -> str:
-        """A one-line summary: ``[SEVERITY] title`` (or the message's start without a title)."""
+        """A one-line summary, ``[SEVERITY] title`` (or the message's start without a title),
+        made safe for headers by :func:`one_line`: channels put it in a header as it is."""
         headline = self.title or (self.message.splitlines() or [""])[0][:80]
-        return _CONTROL.sub(" ", f"[{self.severity.upper()}] {headline}").strip()
+        return one_line(f"[{self.severity.upper()}] {headline}")
 
 
 @dataclass(frozen=True, slots=True)

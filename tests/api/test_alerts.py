@@ -133,6 +133,10 @@ async def post_raw(client: Client, bearer: dict[str, str], body: bytes, **header
         (b'{"message": "x", "title": 7}', 422, "title"),
         (b'{"message": "x", "title": "line\\nbreak"}', 422, "title"),
         (b'{"message": "x", "title": "trailing newline\\n"}', 422, "title"),
+        *[
+            (f'{{"message": "x", "title": "a{escape}b"}}'.encode(), 422, "title")
+            for escape in ("\\u2028", "\\u2029", "\\u0085", "\\u001c", "\\u009f", "\\u0000")
+        ],
         (b'{"message": "x", "severity": "loud"}', 422, "severity"),
         (b'{"message": "x", "channels": "recording"}', 422, "channels"),
         (b'{"message": "x", "channels": []}', 422, "channels"),

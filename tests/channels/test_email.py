@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import ssl
@@ -202,6 +203,50 @@ async def test_a_title_with_line_breaks_cannot_add_headers(app: Quart, mailbox: 
     assert message["Bcc"] is None
     assert message["Subject"] == "[CRITICAL] hi Bcc: victim@example.com"
     assert b"\r\nBcc:" not in message.as_bytes()
+
+
+INJECTED = "x\r\nBcc: evil@example.com\r\nReply-To: evil@example.com\r\n\r\n<b>forged</b>"
+Q_WORD = "=?utf-8?q?x=0D=0ABcc=3A_evil=40example.com?="
+B_WORD = "=?utf-8?b?" + base64.b64encode(INJECTED.encode()).decode() + "?="
+EXPECTED_HEADERS = {
+    "subject",
+    "from",
+    "to",
+    "date",
+    "message-id",
+    "x-herald-severity",
+    "content-type",
+    "mime-version",
+}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"title": Q_WORD},
+        {"title": B_WORD},
+        {"title": f"disk {B_WORD} full"},
+        {"title": "", "message": f"{Q_WORD} and more\nsecond line"},
+        {"title": "", "message": B_WORD},
+        {"title": "a\u2028Bcc: evil@example.com\u2029b\x85c\x1cd"},
+        {"title": "", "message": "a\x85Bcc: evil@example.com\x00"},
+    ],
+    ids=["q-title", "b-title", "b-inside-title", "q-untitled", "b-untitled", "unicode", "nul"],
+)
+async def test_no_header_decodes_into_a_line_break(
+    app: Quart, mailbox: Mailbox, fields: dict[str, str]
+) -> None:
+    # Recorded directly, as if an API check were missing: the channel itself must hold.
+    delivery = await deliver(app, "email", **fields)
+    assert delivery.status == "sent", delivery.error
+    [(envelope, message)] = mailbox.messages
+    assert envelope.rcpt_tos == MAIL_TO
+    assert {name.lower() for name in message} == EXPECTED_HEADERS
+    assert message["From"] == MAIL_FROM
+    assert message["Reply-To"] is None
+    for name, value in message.items():  # policy.default decodes every encoded word
+        assert not any(c in str(value) for c in "\r\n\x85\u2028\u2029"), (name, value)
+    assert "forged" not in message["Subject"]
 
 
 async def test_refused_recipients_are_recorded(app: Quart, mailbox: Mailbox) -> None:

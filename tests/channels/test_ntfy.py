@@ -86,6 +86,28 @@ async def test_non_ascii_title_is_rfc2047_encoded(app: Quart, sink: ProviderSink
     assert text.decode() == "[CRITICAL] Überlast in Zürich"
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"title": "=?utf-8?q?x=0D=0AX-Injected=3A_1?="},
+        {"title": "", "message": "=?utf-8?b?eA0KWC1JbmplY3RlZDogMQ==?= rest"},
+        {"title": "a\u2028b\x85c"},
+    ],
+    ids=["q-title", "b-untitled", "unicode"],
+)
+async def test_title_never_decodes_into_a_line_break(
+    app: Quart, sink: ProviderSink, fields: dict[str, str]
+) -> None:
+    # ntfy decodes RFC 2047 words in its headers, as mail clients do.
+    await deliver(app, "ntfy", **fields)
+    title = sink.received[0].headers["title"]
+    decoded = "".join(
+        part.decode(charset or "ascii") if isinstance(part, bytes) else part
+        for part, charset in decode_header(title)
+    )
+    assert not any(c in decoded for c in "\r\n\x85\u2028"), decoded
+
+
 async def test_server_error_is_retried(app: Quart, sink: ProviderSink) -> None:
     sink.script.append(Reply(502, "bad gateway"))
     delivery = await deliver(app, "ntfy")

@@ -75,6 +75,8 @@ async def test_failed_channel_shows_its_error(
         ({"message": "x" * 4001, "channels": ["recording"]}, "message", "at most 4000"),
         ({"message": "hi", "title": "t" * 201, "channels": ["recording"]}, "title", "at most 200"),
         ({"message": "hi", "title": "a\r\nBcc: x", "channels": ["recording"]}, "title", "one line"),
+        ({"message": "hi", "title": "a\u2028b", "channels": ["recording"]}, "title", "one line"),
+        ({"message": "hi", "title": "a\x85b", "channels": ["recording"]}, "title", "one line"),
         (
             {"message": "hi", "severity": "apocalyptic", "channels": ["recording"]},
             "severity",
