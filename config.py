@@ -18,7 +18,6 @@ INSTANCE_DIR = BASE_DIR / "instance"
 DEV_SECRET_KEY = "herald-development-secret-key-change-me"  # noqa: S105 - refused in production
 SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "PRIVATE_KEY")
 SEVERITIES = ("info", "warning", "critical")  # as channels.base; config imports no app code
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class ConfigError(RuntimeError):

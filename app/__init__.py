@@ -19,6 +19,7 @@ from app import (
     errors,
     hooks,
     live,
+    logs,
     metrics,
     openapi,
     ops,
@@ -38,8 +39,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     app.config.from_prefixed_env(prefix="HERALD")
     app.config.update(overrides or {})
     settings.validate(app.config)
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format=settings.LOG_FORMAT)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per provider request
+    logs.configure(app.config["LOG_LEVEL"])
     logging.getLogger("herald").debug("settings: %s", settings.masked(app.config))
 
     channels = build_channels(app.config)

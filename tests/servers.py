@@ -23,6 +23,9 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from quart import Quart, request
 
+from app.auth import create_token
+from app.db import get_db
+
 
 def listening_socket() -> socket.socket:
     """A TCP socket listening on a free loopback port."""
@@ -136,6 +139,35 @@ class ProviderSink:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+async def herald_env(settings: dict[str, Any], **extra: str) -> tuple[dict[str, str], str]:
+    """Environment for a Herald subprocess on the test's (migrated) database, with ``extra``
+    settings, and an API token of a user of that database."""
+    from tests.conftest import add_user, migrated_app  # conftest's helpers need the app
+
+    app = await migrated_app(settings)
+    async with get_db(app).connected() as database, database.session() as session:
+        token = await create_token(session, await add_user(app, "ops"), "subprocess")
+    env = {
+        "HERALD_DATABASE_URL": settings["DATABASE_URL"],
+        "HERALD_API_RATE_LIMIT": "100000/minute",
+        **extra,
+    }
+    return env, token
+
+
+async def wait_until(check: Callable[[], Any], seconds: float, what: str) -> None:
+    """Poll ``check`` (sync or async) until it is true, for ``seconds`` at most."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
 
 
 def run_hypercorn(env: dict[str, str], *extra: str, **kwargs: Any) -> subprocess.Popen[str]:

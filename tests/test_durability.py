@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -19,12 +18,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.auth import create_token
-from app.db import Database, get_db
+from app.db import Database
 from app.models import Delivery
 from tests.channels.test_webhook import SECRET
-from tests.conftest import add_user, migrated_app
-from tests.servers import HeraldProcess, ProviderSink, Reply
+from tests.servers import HeraldProcess, ProviderSink, Reply, herald_env, wait_until
 
 ALERT_ID_IN_SLACK = re.compile(r"alert #(\d+)")
 
@@ -56,15 +53,9 @@ async def _sinks() -> AsyncIterator[Sinks]:
         yield sinks
 
 
-async def herald_env(
-    settings: dict[str, Any], sinks: Sinks, **extra: str
-) -> tuple[dict[str, str], str]:
-    """Environment for a Herald subprocess on the test's database, and an API token."""
-    app = await migrated_app(settings)
-    async with get_db(app).connected() as database, database.session() as session:
-        token = await create_token(session, await add_user(app, "ops"), "durability")
-    env = {
-        "HERALD_DATABASE_URL": settings["DATABASE_URL"],
+def sink_env(sinks: Sinks, **extra: str) -> dict[str, str]:
+    """Settings for a Herald subprocess that delivers to the sinks, and waits patiently."""
+    return {
         "HERALD_CHANNELS": '["channels.webhook.WebhookChannel", "channels.slack.SlackChannel"]',
         "HERALD_WEBHOOK_URLS": f'["{sinks.webhook.url}/hook"]',
         "HERALD_WEBHOOK_SECRET": SECRET,
@@ -77,10 +68,8 @@ async def herald_env(
         "HERALD_DISPATCH_POLL_INTERVAL": "0.2",
         "HERALD_RETRY_BASE": "0.1",
         "HERALD_LOG_LEVEL": "WARNING",
-        "HERALD_API_RATE_LIMIT": "100000/minute",
         **extra,
     }
-    return env, token
 
 
 async def submit(urls: list[str], token: str, count: int) -> list[int]:
@@ -106,19 +95,6 @@ async def deliveries(url: str) -> list[Delivery]:
         return list(await session.scalars(select(Delivery)))
 
 
-async def wait_until(check: Callable[[], Any], seconds: float, what: str) -> None:
-    """Poll ``check`` (sync or async) until it is true, for ``seconds`` at most."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def all_sent(url: str) -> bool:
     return all(d.status == "sent" for d in await deliveries(url))
 
@@ -131,7 +107,7 @@ async def test_nothing_accepted_is_lost_across_a_stop_and_restart(
     sig: signal.Signals,
     record_property: Callable[[str, object], None],
 ) -> None:
-    env, token = await herald_env(settings, sinks)
+    env, token = await herald_env(settings, **sink_env(sinks))
     server = HeraldProcess(env, tmp_path / "herald.log").start()
     ids = await submit([server.url], token, 200)
     await wait_until(lambda: len(sinks.webhook.received) >= 60, 60, "deliveries under way")
@@ -168,7 +144,7 @@ async def test_two_instances_share_the_work_and_send_each_delivery_once(
     sinks = Sinks(delay=0.0)
     async with sinks.webhook.serving(), sinks.slack.serving():
         env, token = await herald_env(
-            settings, sinks, HERALD_CHANNELS='["channels.webhook.WebhookChannel"]'
+            settings, **sink_env(sinks, HERALD_CHANNELS='["channels.webhook.WebhookChannel"]')
         )
         first = HeraldProcess(env, tmp_path / "first.log").start()
         second = HeraldProcess(env, tmp_path / "second.log").start()
