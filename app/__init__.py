@@ -18,6 +18,7 @@ from app import (
     dispatch,
     errors,
     hooks,
+    ids,
     live,
     logs,
     metrics,
@@ -43,6 +44,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     logging.getLogger("herald").debug("settings: %s", settings.masked(app.config))
 
     channels = build_channels(app.config)
+    ids.init_app(app)  # before any blueprint adds a route that uses <id:...>
     db.init_app(app)
     dispatch.init_app(app, channels)
     live.init_app(app)

@@ -43,17 +43,26 @@ SECURITY_HEADERS = {
     # be abused to blank out or probe pages; "0" turns it off. The CSP is the protection.
     "X-XSS-Protection": "0",
 }
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 HSTS = "max-age=63072000; includeSubDomains"  # two years
 
 
 async def start_request() -> None:
     """Note when the request started and which id it carries; refuse announced bodies over
-    MAX_CONTENT_LENGTH with 413 whether or not the route would read them."""
+    MAX_CONTENT_LENGTH with 413 whether or not the route would read them, and NUL in the
+    query string or a form with 400."""
     g.request_started = time.perf_counter()
     g.request_id = request.scope.get(REQUEST_ID_SCOPE_KEY) or uuid.uuid4().hex
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         abort(413, f"The request body is larger than the limit of {limit} bytes.")
+    # PostgreSQL cannot store NUL, and no name, filter or form field needs one.
+    if any("\x00" in text for text in (*request.args.keys(), *request.args.values())):
+        abort(400, "The query string must not contain NUL characters.")
+    if request.mimetype in FORM_TYPES:
+        form = await request.form
+        if any("\x00" in text for text in (*form.keys(), *form.values())):
+            abort(400, "The form must not contain NUL characters.")
 
 
 async def add_timing_headers(response: Response) -> Response:

@@ -101,7 +101,12 @@ class LiveHub:
             wanted.setdefault(follower.view, set()).update(follower.unfinished)
         async with get_db(self.app).session() as db:
             signed_in = await self._signed_in(db, followers)
-        found = {view: await self._read(view, ids) for view, ids in wanted.items()}
+        found: dict[str, list[AlertRecord]] = {}
+        for view, ids in wanted.items():
+            try:  # one view that cannot be read must not stop the others
+                found[view] = await self._read(view, ids)
+            except Exception:
+                logger.exception("live updates: reading the %s view failed", view)
         for follower in followers - signed_in:
             follower.outbox.put_nowait(None)
             self.followers.discard(follower)
@@ -115,7 +120,8 @@ class LiveHub:
                     for follower in signed_in:
                         self._send(follower, view, record.id)
         for follower in signed_in:  # alerts deleted since will not change either
-            follower.unfinished &= {record.id for record in found.get(follower.view, [])}
+            if follower.view in found:
+                follower.unfinished &= {record.id for record in found[follower.view]}
 
     async def _read(self, view: str, ids: set[int]) -> list[AlertRecord]:
         """The alerts as ``view`` shows them, read in a session of their own: the views load

@@ -32,15 +32,15 @@ def escape(text: str) -> str:
 class EscapingFormatter(logging.Formatter):
     """A formatter whose every record starts one line of its own; see the module docstring."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         """The record's line, with the message's control characters escaped."""
         return escape(super().formatMessage(record))
 
-    def formatException(self, ei: logging._SysExcInfoType) -> str:  # noqa: N802
+    def formatException(self, ei: logging._SysExcInfoType) -> str:
         """The traceback, each line indented and its other control characters escaped."""
         return self._indented(super().formatException(ei))
 
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+    def formatStack(self, stack_info: str) -> str:
         """The stack, each line indented."""
         return self._indented(super().formatStack(stack_info))
 

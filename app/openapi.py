@@ -15,9 +15,10 @@ from quart import Quart
 from quart.typing import ResponseReturnValue
 from quart_schema import Info, QuartSchema, RequestSchemaValidationError, document_response
 from quart_schema.openapi import OpenAPIProvider
-from werkzeug.routing import Rule
+from werkzeug.routing import BaseConverter, Rule
 
 from app.errors import InvalidInput, error_response
+from app.ids import MAX_ID, IdConverter
 from app.schemas import ErrorOut, field_errors
 
 T = TypeVar("T", bound=Callable[..., Any])
@@ -29,6 +30,13 @@ class ApiOnlyProvider(OpenAPIProvider):
     def generate_rules(self) -> Iterable[Rule]:
         """Only the rules under /api."""
         return (rule for rule in super().generate_rules() if rule.rule.startswith("/api/"))
+
+    def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
+        """Ids in paths say their range, which the ``id`` converter enforces."""
+        parameter: dict[str, Any] = super().build_path_parameter(name, converter)
+        if isinstance(converter, IdConverter):
+            parameter["schema"] |= {"minimum": 1, "maximum": MAX_ID}
+        return parameter
 
     def schema(self) -> dict[str, Any]:
         """The document, completed where quart-schema cannot know: request bodies are
@@ -60,10 +68,11 @@ async def handle_schema_error(error: RequestSchemaValidationError) -> ResponseRe
 
 
 def document_errors(*codes: int) -> Callable[[T], T]:
-    """Declare the JSON error answers a route can give (401 and 429 on every API route)."""
+    """Declare the JSON error answers a route can give (400, 401 and 429 on every API route:
+    a NUL in the query string is a 400 wherever it is)."""
 
     def decorator(func: T) -> T:
-        for code in sorted({401, 429, *codes}):
+        for code in sorted({400, 401, 429, *codes}):
             func = document_response(ErrorOut, code)(func)
         return func
 

@@ -53,7 +53,7 @@ async def add_push_subscription(data: SubscriptionIn) -> ResponseReturnValue:
     return {"id": record.id, "endpoint": record.endpoint}, 201, {"Location": location}
 
 
-@bp.delete("/push/subscriptions/<int:subscription_id>")
+@bp.delete("/push/subscriptions/<id:subscription_id>")
 @document_errors(404)
 async def delete_push_subscription(subscription_id: int) -> ResponseReturnValue:
     """Forget one of the current user's subscriptions (administrators: anyone's)."""

@@ -42,16 +42,27 @@ def prefer_wait() -> int | None:
 
 @bp.before_request
 async def require_json_body() -> None:
-    """Writes carry JSON: 415 for another media type, 400 (saying where) when it does not
-    parse, before the schema judges the fields."""
+    """Writes carry JSON: 415 for another media type, 400 (saying where) when it is not UTF-8
+    JSON that Python can hold (no 5,000-digit numbers, no nesting 2,000 deep), before the
+    schema judges the fields."""
     if request.method not in ("POST", "PUT", "PATCH"):
         return
     if not request.is_json:
         abort(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    body = await request.get_data(as_text=False)
+    assert isinstance(body, bytes)
     try:
-        json.loads(await request.get_data(as_text=False))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        abort(400, "The body is not valid JSON: JSON is sent as UTF-8.")
+    except json.JSONDecodeError as error:
         abort(400, f"The body is not valid JSON: {error}")
+    except (ValueError, RecursionError):  # digits beyond Python's limit; nesting too deep
+        abort(
+            400,
+            "The body is not valid JSON that Herald accepts: a number is too long or "
+            "the nesting too deep.",
+        )
 
 
 def alert_channels(payload: AlertIn) -> list[str]:
@@ -130,7 +141,7 @@ async def create_alert(data: AlertIn) -> ResponseReturnValue:
     return alert_json(record), status, headers
 
 
-@bp.get("/alerts/<int:alert_id>")
+@bp.get("/alerts/<id:alert_id>")
 @validate_response(AlertOut)
 @document_errors(404)
 async def read_alert(alert_id: int) -> ResponseReturnValue:

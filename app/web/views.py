@@ -43,6 +43,7 @@ from app.auth import (
 )
 from app.db import db_session
 from app.dispatch import describe_error, get_dispatcher
+from app.ids import parse_id
 from app.models import ApiToken, DeliveryStatus, User, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
@@ -103,8 +104,7 @@ def history_filter() -> tuple[AlertFilter, int | None]:
         channel=one_of("channel", get_dispatcher().channels),
         text=args.get("q", "").strip()[:200],
     )
-    before = args.get("before", "")
-    return where, int(before) if before.isdigit() else None
+    return where, parse_id(args.get("before", ""))
 
 
 async def render_dashboard(
@@ -175,7 +175,7 @@ async def send_alert() -> ResponseReturnValue:
     return redirect(url_for("web.alert_detail", alert_id=record.id))
 
 
-@bp.get("/alerts/<int:alert_id>")
+@bp.get("/alerts/<id:alert_id>")
 async def alert_detail(alert_id: int) -> ResponseReturnValue:
     """One alert with each channel's status, attempts, latency and error."""
     record = await get_alert_with_history(db_session(), alert_id)
@@ -306,7 +306,7 @@ async def managed_user(user_id: int) -> User:
     return user
 
 
-@bp.post("/admin/users/<int:user_id>/disable")
+@bp.post("/admin/users/<id:user_id>/disable")
 async def admin_disable_user(user_id: int) -> ResponseReturnValue:
     """Disable a user: no login, no session, no API token works any more."""
     admin = await require_admin()
@@ -320,7 +320,7 @@ async def admin_disable_user(user_id: int) -> ResponseReturnValue:
     return redirect(url_for("web.admin"))
 
 
-@bp.post("/admin/users/<int:user_id>/password")
+@bp.post("/admin/users/<id:user_id>/password")
 async def admin_reset_password(user_id: int) -> ResponseReturnValue:
     """Set a new password for a user."""
     await require_admin()
@@ -352,7 +352,7 @@ async def admin_create_token() -> ResponseReturnValue:
     return await render_admin(new_token=token), 201
 
 
-@bp.post("/admin/tokens/<int:token_id>/revoke")
+@bp.post("/admin/tokens/<id:token_id>/revoke")
 async def admin_revoke_token(token_id: int) -> ResponseReturnValue:
     """Revoke a token: it stops working at once."""
     await require_admin()

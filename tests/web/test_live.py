@@ -14,6 +14,7 @@ from quart.typing import TestClientProtocol as Client
 from quart.typing import TestWebsocketConnectionProtocol as Connection
 
 from app.db import get_db
+from app.live import Follower
 from app.models import User, utcnow
 from tests.conftest import AuthActions, post_alert
 from tests.sample_channels import FlakyChannel, GatedChannel, RejectingChannel, path
@@ -146,21 +147,47 @@ async def test_anonymous_handshake_is_refused_with_401(client: Client) -> None:
     assert (await refused.value.response.get_json())["message"] == "Log in to follow alerts live."
 
 
-async def test_handshake_from_another_site_is_refused_with_403(
-    auth: AuthActions, client: Client, user: User
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.example",
+        "ftp://localhost",  # the right host with another scheme
+        "https://localhost",  # the test client's pages are plain http
+        "http://localhost:8080",
+        "http://localhost.evil.example",
+        "http://user@localhost",
+        "null",
+    ],
+)
+async def test_handshake_from_another_origin_is_refused_with_403(
+    auth: AuthActions, client: Client, user: User, origin: str
 ) -> None:
     await auth.login()
-    headers = {"Origin": "https://evil.example"}
+    headers = {"Origin": origin}
     with pytest.raises(WebsocketResponseError) as refused:
         async with client.websocket("/live", query_string=PAGE, headers=headers) as connection:
             await connection.receive()
     assert refused.value.response.status_code == 403
 
 
+@pytest.mark.parametrize("origin", ["http://localhost", "http://LOCALHOST:80"])
+async def test_handshake_from_this_site_is_accepted(
+    auth: AuthActions, client: Client, user: User, gate: asyncio.Event, origin: str
+) -> None:
+    gate.set()
+    await sent_alert(auth, client, ("gated",))
+    async with client.websocket("/live", query_string=PAGE, headers={"Origin": origin}) as ws:
+        assert (await next_update(ws))["alert"] == 1
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ({"view": "table", "alerts": "1"}, "view must be one of: list, page."),
+        *[
+            ({"view": "page", "alerts": ids}, BAD_IDS)
+            for ids in ("2147483648", "9" * 30, "1,99999999999999999999", "²", "٣", "0", "-1")
+        ],
         ({"view": "page"}, "alerts must be 1 to 100 alert ids separated by commas."),
         (
             {"view": "page", "alerts": "1,x"},
@@ -200,6 +227,26 @@ async def test_pages_following_one_alert_all_see_every_change(
                     final = await next_update(page)
                 assert '<span class="badge badge-sent">sent</span>' in final["html"]
                 assert await close_code(page) == 1000
+
+
+async def test_a_page_that_cannot_be_read_does_not_stop_the_others(
+    app: Quart, auth: AuthActions, client: Client, user: User, gate: asyncio.Event
+) -> None:
+    await sent_alert(auth, client, ("gated",))
+    async with client.websocket("/live", query_string=PAGE) as page:
+        update = await next_update(page)
+        while update["status"] != "sending":
+            update = await next_update(page)
+        # A follower that slipped past the handshake's checks: its view's look raises.
+        hub = app.extensions["herald.live"]
+        stranger = Follower("list", user.id, time.time() + 60, {2**63 + 1})
+        hub.followers.add(stranger)
+        gate.set()
+        update = await next_update(page)
+        while update["status"] != "sent":
+            update = await next_update(page)
+        assert await close_code(page) == 1000
+        hub.leave(stranger)
 
 
 async def test_alerts_that_do_not_exist_end_the_connection_at_once(
