@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from quart import Quart, current_app, flash, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import db_session
@@ -119,11 +119,47 @@ async def create_token(session: AsyncSession, user: User, label: str = "") -> st
 
 
 def start_session(user: User) -> None:
-    """Sign ``user`` in on a brand-new session (no fixation) that ends after SESSION_LIFETIME."""
+    """Sign ``user`` in on a brand-new session (no fixation) that ends after SESSION_LIFETIME
+    or when the user's session generation moves on, whichever comes first."""
     session.clear()
     session.permanent = True
     session["user_id"] = user.id
+    session["generation"] = user.session_generation
     session["expires_at"] = int(time.time()) + int(current_app.config["SESSION_LIFETIME"])
+
+
+async def end_sessions(db: AsyncSession, user: User) -> None:
+    """End every session ``user`` has anywhere (the cookies stay, but no longer count)."""
+    await db.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(session_generation=User.session_generation + 1)
+        .execution_options(synchronize_session=False)
+    )
+    await db.commit()
+    await db.refresh(user)
+
+
+async def set_password(db: AsyncSession, user: User, password: str) -> None:
+    """Give ``user`` a new password; every session signed in with the old one ends."""
+    user.password_hash = hash_password(password)
+    await end_sessions(db, user)
+
+
+async def disable_user(db: AsyncSession, user: User) -> None:
+    """Stop ``user``: no sign-in, no session, no API token works any more."""
+    user.disabled_at = user.disabled_at or utcnow()
+    await end_sessions(db, user)
+
+
+def session_is_current(user: User | None) -> bool:
+    """Whether this request's session belongs to ``user`` as it is now: enabled, and signed
+    in since the user's sessions were last ended."""
+    return (
+        user is not None
+        and user.disabled_at is None
+        and session.get("generation") == user.session_generation
+    )
 
 
 async def current_user() -> User | None:
@@ -134,7 +170,7 @@ async def current_user() -> User | None:
         if isinstance(user_id, int):
             if isinstance(expires_at, int) and expires_at > time.time():
                 found = await db_session().get(User, user_id)
-                g.user = found if found is not None and found.disabled_at is None else None
+                g.user = found if session_is_current(found) else None
             else:
                 session.clear()
                 g.session_expired = True

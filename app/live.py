@@ -35,13 +35,15 @@ Message = dict[str, Any]
 
 @dataclass(eq=False)
 class Follower:
-    """One open page: which view it shows, whose session it is, which alerts it still
-    expects to change, and the updates waiting to be sent to it (None: the session ended)."""
+    """One open page: which view it shows, whose session it is (and of which generation),
+    which alerts it still expects to change, and the updates waiting to be sent to it
+    (None: the session ended)."""
 
     view: str
     user_id: int
     expires_at: float
     unfinished: set[int]
+    generation: int = 0  # the user's session generation when the page signed in
     outbox: asyncio.Queue[Message | None] = field(default_factory=asyncio.Queue)
 
     @property
@@ -149,14 +151,17 @@ class LiveHub:
 
     @staticmethod
     async def _signed_in(db: AsyncSession, followers: set[Follower]) -> set[Follower]:
-        """The followers whose session has not expired and whose user is not disabled."""
+        """The followers whose session has not expired or ended and whose user is enabled."""
         now = time.time()
         current = {f for f in followers if f.expires_at > now}
         users = {f.user_id for f in current}
-        active = set(
-            await db.scalars(select(User.id).where(User.id.in_(users), User.disabled_at.is_(None)))
+        rows = await db.execute(
+            select(User.id, User.session_generation).where(
+                User.id.in_(users), User.disabled_at.is_(None)
+            )
         )
-        return {f for f in current if f.user_id in active}
+        generations: dict[int, int] = {row.id: row.session_generation for row in rows}
+        return {f for f in current if generations.get(f.user_id, -1) == f.generation}
 
 
 def get_hub() -> LiveHub:

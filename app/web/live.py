@@ -5,7 +5,8 @@ server sends each alert's part of the page, rendered by the same template as the
 once and again whenever it changes: ``{"alert": 3, "status": "sending", "html": "..."}``
 (the work is done once per process for all pages: ``app/live.py``). When every followed
 alert is finished it closes with 1000, which tells the page that nothing more will come;
-when the session expires or its user is disabled, it closes with 1008.
+when the session expires or ends (logout, a new password) or its user is disabled, it
+closes with 1008.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def watched() -> tuple[str, set[int]]:
 async def live() -> None:
     """Forward the hub's updates for the page's alerts until all are finished."""
     view, ids = watched()
-    follower = Follower(view, session["user_id"], session["expires_at"], ids)
+    follower = Follower(view, session["user_id"], session["expires_at"], ids, session["generation"])
     await websocket.accept()
     hub = get_hub()
     try:  # follow and leave stay paired whatever happens in between

@@ -38,7 +38,9 @@ from app.auth import (
     create_token,
     create_user,
     current_user,
-    hash_password,
+    disable_user,
+    end_sessions,
+    set_password,
     start_session,
 )
 from app.db import db_session
@@ -85,6 +87,9 @@ async def login() -> ResponseReturnValue:
 @bp.post("/logout")
 async def logout() -> ResponseReturnValue:
     """Sign out and forget the session."""
+    user = await current_user()
+    if user is not None:  # the cookie, wherever it was saved, stops working
+        await end_sessions(db_session(), user)
     session.clear()
     await flash("You have been logged out.", "info")
     return redirect(url_for("web.login"))
@@ -314,8 +319,7 @@ async def admin_disable_user(user_id: int) -> ResponseReturnValue:
     if user.id == admin.id:
         await flash("You cannot disable yourself.", "error")
     else:
-        user.disabled_at = user.disabled_at or utcnow()
-        await db_session().commit()
+        await disable_user(db_session(), user)
         await flash(f"User {user.username} disabled.", "info")
     return redirect(url_for("web.admin"))
 
@@ -329,8 +333,7 @@ async def admin_reset_password(user_id: int) -> ResponseReturnValue:
     problem = check_new_user(user.username, password).get("password")
     if problem:
         return await render_admin(password_errors={user.id: problem}), 422
-    user.password_hash = hash_password(password)
-    await db_session().commit()
+    await set_password(db_session(), user, password)
     await flash(f"Password for {user.username} changed.", "success")
     return redirect(url_for("web.admin"))
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
+from sqlalchemy import select
 
 from app import create_app
-from app.models import User
+from app.alerts import record_alert
+from app.db import get_db
+from app.models import AlertRecord, User, utcnow
 from config import ConfigError
-from tests.conftest import AuthActions, flashes
+from tests.conftest import CSRF_INPUT, AuthActions, csrf_from, flashes
+from tests.web.test_live import PAGE, close_code
 
 
 async def test_session_cookie_is_httponly_and_samesite_lax(auth: AuthActions, user: User) -> None:
@@ -79,3 +85,80 @@ def test_production_cookies_are_secure(
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def session_cookie(client: Client) -> str:
+    """The session cookie the client holds now, as an attacker would copy it."""
+    assert client.cookie_jar is not None
+    [value] = [c.value for c in client.cookie_jar if c.name == "herald_session" and c.value]
+    return value
+
+
+def thief(app: Quart, cookie: str) -> Client:
+    """A client of someone who copied the session cookie."""
+    client = app.test_client()
+    client.set_cookie("localhost", "herald_session", cookie)
+    return client
+
+
+async def dashboard_status(app: Quart, cookie: str) -> int:
+    """What ``GET /`` answers a saved cookie now: 200, or 302 to the login page."""
+    return (await thief(app, cookie).get("/")).status_code
+
+
+async def send_with(app: Quart, cookie: str) -> int:
+    """POST the compose form with a saved cookie (and the CSRF token its session holds)."""
+    client = thief(app, cookie)
+    page = await (await client.get("/")).get_data(as_text=True)
+    match = CSRF_INPUT.search(page)
+    form = {"message": "replayed", "csrf_token": match.group(1) if match else ""}
+    return (await client.post("/alerts", form=form)).status_code
+
+
+async def test_a_cookie_saved_before_logout_opens_nothing_after(
+    app: Quart, auth: AuthActions, client: Client, user: User
+) -> None:
+    await auth.login()
+    saved = session_cookie(client)
+    assert await send_with(app, saved) == 302  # the cookie works while signed in...
+    await auth.logout()
+    assert await dashboard_status(app, saved) == 302  # ...and opens the login page after
+    assert await send_with(app, saved) in (302, 400)
+    async with get_db(app).session() as session:
+        sent = await session.scalars(select(AlertRecord.message))
+        assert list(sent) == ["replayed"]  # only the one sent before logging out
+
+
+@pytest.mark.parametrize("action", ["password", "disable"])
+async def test_an_admin_action_ends_the_users_sessions(
+    app: Quart, auth: AuthActions, client: Client, user: User, admin: User, action: str
+) -> None:
+    await auth.login()
+    saved = session_cookie(client)
+    assert await dashboard_status(app, saved) == 200
+    admin_client = app.test_client()
+    await AuthActions(admin_client).login("root")
+    token = await csrf_from(admin_client, "/admin")
+    form = {"csrf_token": token, "password": "a brand new password"}
+    response = await admin_client.post(f"/admin/users/{user.id}/{action}", form=form)
+    assert response.status_code == 302
+    assert await dashboard_status(app, saved) == 302
+    assert (await client.get("/")).status_code == 302  # the user's own browser too
+    if action == "password":  # the new password signs in afresh
+        assert (await auth.login(password="a brand new password")).status_code == 302
+        assert (await client.get("/")).status_code == 200
+
+
+async def test_logging_out_elsewhere_closes_live_pages(
+    app: Quart, auth: AuthActions, client: Client, user: User
+) -> None:
+    await auth.login()
+    async with get_db(app).session() as session:  # an alert waiting for a retry tomorrow
+        record = await record_alert(session, message="later", channels=["recording"], source="t")
+        record.deliveries[0].status = "retrying"
+        record.deliveries[0].next_attempt_at = utcnow() + timedelta(days=1)
+        await session.commit()
+    saved = session_cookie(client)
+    async with thief(app, saved).websocket("/live", query_string=PAGE) as connection:
+        await auth.logout()
+        assert await close_code(connection) == 1008
