@@ -45,6 +45,7 @@ class Config:
     TRUSTED_PROXY_HOPS = 0  # proxies in front of Herald whose X-Forwarded-* headers count
     LOGIN_RATE_LIMIT = "5/minute"
     API_RATE_LIMIT = "600/minute"
+    AUTH_FAILURE_LIMIT = "20/minute"  # wrong API or metrics tokens per client address
     REDIS_URL: str | None = None
     MAX_CONTENT_LENGTH = 1024 * 1024
     BODY_TIMEOUT = 30  # seconds a client may take to send its request body (then 408)

@@ -86,6 +86,22 @@ async def user_for_token(session: AsyncSession, token: str) -> User | None:
     return record.user if record.user.disabled_at is None else None
 
 
+def bearer_token() -> str | None:
+    """The token of this request's ``Authorization: Bearer`` header, if it has one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def bearer_user() -> User | None:
+    """The owner of this request's bearer token when it is live, else None; looked up once
+    per request (the rate limiter asks before the API's gate does)."""
+    if "bearer_user" not in g:
+        token = bearer_token()
+        g.bearer_user = await user_for_token(db_session(), token) if token else None
+    user: User | None = g.bearer_user
+    return user
+
+
 USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIN_PASSWORD = 8
 

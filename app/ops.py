@@ -9,6 +9,7 @@ from sqlalchemy import text
 from app import metrics
 from app.db import get_db
 from app.dispatch import get_dispatcher
+from app.ratelimit import failed_authentications
 
 bp = Blueprint("ops", __name__)
 
@@ -42,7 +43,11 @@ async def readyz() -> ResponseReturnValue:
 @bp.get("/metrics")
 async def prometheus_metrics() -> ResponseReturnValue:
     """Prometheus text format; bearer METRICS_TOKEN, or loopback clients when none is set."""
+    failures = failed_authentications()
+    await failures.refuse_if_exceeded()  # a wrong METRICS_TOKEN counts like a wrong API token
     if not metrics.allowed():
+        if current_app.config.get("METRICS_TOKEN"):
+            await failures.record()
         abort(403, "Metrics are served to loopback clients, or with METRICS_TOKEN when set.")
     registry = metrics.get_metrics()
     await registry.refresh(current_app)

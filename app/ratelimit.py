@@ -1,7 +1,14 @@
 """Rate limits (quart-rate-limiter), keyed on the real client address, never a raw header.
 
 - Login attempts: ``LOGIN_RATE_LIMIT`` per client address and, separately, per username.
-- API: ``API_RATE_LIMIT`` per token (per client address without one), per route.
+- API: ``API_RATE_LIMIT`` per valid token (per client address without one), per route.
+- Failed authentications (a wrong API or metrics token): ``AUTH_FAILURE_LIMIT`` per client
+  address; past it every request from that address is refused until Retry-After, so tokens
+  cannot be guessed at speed.
+
+Memory stays bounded whatever clients send: keys are addresses, usernames that passed the
+address limit and tokens that are valid; the memory store drops keys whose limit has lapsed
+and, past ``MAX_KEYS``, the least recently used; Redis keys expire when their limit lapses.
 
 Limits are written ``"5/minute"`` (``second``, ``minute``, ``hour``, ``day``). The store is
 in memory by default, or Redis with ``REDIS_URL`` so that several instances share counts.
@@ -10,26 +17,31 @@ A refused request gets 429 with ``Retry-After`` (JSON under ``/api``).
 
 from __future__ import annotations
 
+import math
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from quart import Quart, current_app, request
-from quart_rate_limiter import RateLimit, RateLimiter
+from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
 from quart_rate_limiter.redis_store import RedisStore
 from quart_rate_limiter.store import MemoryStore, RateLimiterStoreABC
 
-from app.auth import hash_token
+from app.auth import bearer_token, bearer_user, hash_token
+from config import ConfigError
 
 LIMIT = re.compile(r"\s*(\d+)\s*/\s*(second|minute|hour|day)\s*")
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+MAX_KEYS = 100_000  # limits kept in memory at most (~20 MB)
+LIMIT_SETTINGS = ("LOGIN_RATE_LIMIT", "API_RATE_LIMIT", "AUTH_FAILURE_LIMIT")
 
 
 def parse_limit(value: object, key: str) -> tuple[int, timedelta]:
-    """``"5/minute"`` as (5, one minute); ValueError naming ``key`` otherwise."""
+    """``"5/minute"`` as (5, one minute); :class:`config.ConfigError` naming ``key`` else."""
     match = LIMIT.fullmatch(str(value))
     if match is None or int(match.group(1)) < 1:
-        raise ValueError(f"{key}: write a limit like '5/minute' (second, minute, hour, day)")
+        raise ConfigError(f"{key}: write a limit like '5/minute' (second, minute, hour, day)")
     return int(match.group(1)), timedelta(seconds=PERIODS[match.group(2)])
 
 
@@ -69,10 +81,11 @@ async def login_username() -> str:
 
 
 async def api_client() -> str:
-    """The bearer token's digest, or the client address for requests without one."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return "token:" + hash_token(token.strip())
+    """A valid bearer token's digest, else the client address: a wrong token is no key of
+    its own, or each guess would cost a key."""
+    token = bearer_token()
+    if token is not None and await bearer_user() is not None:
+        return "token:" + hash_token(token)
     return await client_address()
 
 
@@ -88,8 +101,43 @@ LOGIN_LIMITS: list[RateLimit] = [
 API_LIMITS: list[RateLimit] = [ConfiguredLimit("API_RATE_LIMIT", api_client)]
 
 
+class BoundedMemoryStore(MemoryStore):
+    """quart-rate-limiter's memory store, bounded: see the module docstring."""
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        super().__init__()
+        self._tats: OrderedDict[str, datetime] = OrderedDict()
+        self.max_keys = max_keys
+
+    async def set(self, key: str, tat: datetime) -> None:
+        """Keep ``tat`` for ``key``; make room when the store is full."""
+        self._tats[key] = tat
+        self._tats.move_to_end(key)
+        if len(self._tats) > self.max_keys:
+            self._make_room()
+
+    def _make_room(self) -> None:
+        # A theoretical arrival time in the past limits nothing: GCRA treats it as absent.
+        now = datetime.now(UTC)
+        for key in [key for key, tat in self._tats.items() if tat <= now]:
+            del self._tats[key]
+        if len(self._tats) > self.max_keys:  # all still limit someone: the oldest go
+            while len(self._tats) > self.max_keys * 0.9:  # room for a while, not one key
+                self._tats.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._tats)
+
+
 class SharedStore(RedisStore):
-    """quart-rate-limiter's Redis store, closed with redis-py 5's ``aclose()``."""
+    """quart-rate-limiter's Redis store, whose keys expire when their limit lapses, closed
+    with redis-py 5's ``aclose()``."""
+
+    async def set(self, key: str, tat: datetime) -> None:
+        """Keep ``tat`` for ``key`` until it has passed."""
+        assert self._redis is not None
+        expires_ms = math.ceil(tat.timestamp() * 1000) + 1000
+        await self._redis.set(key, tat.timestamp(), pxat=expires_ms)
 
     async def after_serving(self) -> None:
         """Close the connection pool."""
@@ -98,10 +146,50 @@ class SharedStore(RedisStore):
             self._redis = None
 
 
+class FailedAuthentications:
+    """Counts failed authentications per client address (``AUTH_FAILURE_LIMIT``) in the
+    rate limiter's store, with the same algorithm (GCRA) as the other limits."""
+
+    def __init__(self, store: RateLimiterStoreABC) -> None:
+        self.store = store
+
+    @staticmethod
+    async def _key() -> str:
+        return f"herald-auth-failures-{await client_address()}"
+
+    async def _limit_and_tat(self) -> tuple[int, timedelta, datetime, datetime]:
+        count, period = parse_limit(current_app.config["AUTH_FAILURE_LIMIT"], "AUTH_FAILURE_LIMIT")
+        now = datetime.now(UTC)
+        stored = await self.store.get(await self._key(), now)
+        if stored.tzinfo is None:  # the Redis store answers in local time
+            stored = stored.astimezone(UTC)
+        return count, period, now, max(stored, now)
+
+    async def refuse_if_exceeded(self) -> None:
+        """429 with Retry-After when this address has failed too often lately."""
+        count, period, now, tat = await self._limit_and_tat()
+        allowance = period.total_seconds() * (1 - 1 / count)
+        if (tat - now).total_seconds() > allowance:
+            retry_after = (tat - timedelta(seconds=allowance) - now).total_seconds()
+            raise RateLimitExceeded(max(1, math.ceil(retry_after)))
+
+    async def record(self) -> None:
+        """Count one more failure from this address."""
+        count, period, _, tat = await self._limit_and_tat()
+        await self.store.set(await self._key(), tat + period / count)
+
+
+def failed_authentications() -> FailedAuthentications:
+    """The current app's :class:`FailedAuthentications`."""
+    failures: FailedAuthentications = current_app.extensions["herald.auth_failures"]
+    return failures
+
+
 def init_app(app: Quart) -> None:
     """Check the limits and start a rate limiter with the configured store."""
-    for setting in ("LOGIN_RATE_LIMIT", "API_RATE_LIMIT"):
+    for setting in LIMIT_SETTINGS:
         parse_limit(app.config[setting], setting)
     redis_url = app.config.get("REDIS_URL")
-    store: RateLimiterStoreABC = SharedStore(redis_url) if redis_url else MemoryStore()
+    store: RateLimiterStoreABC = SharedStore(redis_url) if redis_url else BoundedMemoryStore()
     RateLimiter(app, key_function=client_address, store=store)
+    app.extensions["herald.auth_failures"] = FailedAuthentications(store)

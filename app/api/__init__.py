@@ -8,9 +8,8 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from app import csrf
-from app.auth import current_user, user_for_token
-from app.db import db_session
-from app.ratelimit import API_LIMITS
+from app.auth import bearer_token, bearer_user, current_user
+from app.ratelimit import API_LIMITS, failed_authentications
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 limit_blueprint(bp, limits=API_LIMITS)
@@ -24,23 +23,23 @@ SESSION_ENDPOINTS = frozenset(
 
 @bp.before_request
 async def require_token() -> None:
-    """Accept ``Authorization: Bearer <token>`` for a live token; anything else is a 401.
+    """Accept ``Authorization: Bearer <token>`` for a live token; anything else is a 401,
+    and after AUTH_FAILURE_LIMIT of those from one address, a 429 for everything it sends.
 
     A few routes also accept a signed-in dashboard session, with the CSRF token in the
     ``X-CSRF-Token`` header for writes.
     """
-    header = request.headers.get("Authorization")
-    if header is None and request.endpoint in SESSION_ENDPOINTS:
+    if bearer_token() is None and request.endpoint in SESSION_ENDPOINTS:
         session_user = await current_user()
         if session_user is not None:
             await csrf.protect()
             g.user = session_user
             return
-    scheme, _, token = (header or "").partition(" ")
-    user = None
-    if scheme.lower() == "bearer" and token.strip():
-        user = await user_for_token(db_session(), token.strip())
+    failures = failed_authentications()
+    await failures.refuse_if_exceeded()  # before looking: a right guess must not get through
+    user = await bearer_user()
     if user is None:
+        await failures.record()
         raise Unauthorized(
             "A valid API token is required: send 'Authorization: Bearer <token>'.",
             www_authenticate=WWWAuthenticate("bearer", {"realm": "Herald API"}),

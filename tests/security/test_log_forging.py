@@ -52,7 +52,7 @@ async def test_paths_alert_text_and_provider_bodies_cannot_forge_lines(
                 await client.get(f"/nothing%0A{FORGED.replace(' ', '%20')}")
                 response = await client.post(
                     "/api/alerts",
-                    json={"message": f"disk full\n{FORGED}\x00\u2029{FORGED}"},
+                    json={"message": f"disk full\n{FORGED}\x1b\u2029{FORGED}"},
                     headers={"Authorization": f"Bearer {token}", "Prefer": "wait=10"},
                 )
                 assert response.status_code == 200, response.text
@@ -62,7 +62,7 @@ async def test_paths_alert_text_and_provider_bodies_cannot_forge_lines(
     text = log.read_text()
     assert_one_line_per_record(text)
     assert text.count("Running on") == 1  # hypercorn's line, written once
-    assert f"disk full\\n{FORGED}\\x00\\u2029{FORGED}" in text  # the console channel's line
+    assert f"disk full\\n{FORGED}\\x1b\\u2029{FORGED}" in text  # the console channel's line
     assert f"/nothing\\n{FORGED}" in text  # the access log's line
 
 

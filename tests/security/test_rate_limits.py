@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
+from redis import asyncio as aioredis
 
 from app import create_app
 from app.auth import create_token
 from app.db import get_db
 from app.models import User
+from app.ratelimit import BoundedMemoryStore
+from config import ConfigError
 from tests.conftest import PASSWORD, add_user, csrf_from, migrated_app
 
 ADDRESS_A = {"client": ("198.51.100.7", 40000)}
@@ -92,7 +96,7 @@ async def test_api_calls_are_limited_per_token_with_json_429(limited_app: Quart)
 def test_malformed_limits_stop_start_up(settings: dict[str, Any], value: str) -> None:
     from app import create_app
 
-    with pytest.raises(ValueError, match="LOGIN_RATE_LIMIT: write a limit like"):
+    with pytest.raises(ConfigError, match="LOGIN_RATE_LIMIT: write a limit like"):
         create_app({**settings, "LOGIN_RATE_LIMIT": value}, env="testing")
 
 
@@ -108,3 +112,85 @@ async def test_instances_sharing_redis_share_the_login_limit(
             assert response.status_code == 401
         refused = await attempt(clients[1], "someone", "wrong", ADDRESS_A)
         assert refused.status_code == 429
+
+
+def wrong_token(n: int) -> dict[str, str]:
+    return {"Authorization": f"Bearer hrld_wrong-guess-number-{n:06d}"}
+
+
+async def test_wrong_tokens_from_one_address_are_refused_with_429_after_the_limit(
+    app: Quart, client: Client, bearer: dict[str, str]
+) -> None:
+    for n in range(20):  # AUTH_FAILURE_LIMIT: 20/minute
+        response = await client.get("/api/alerts", headers=wrong_token(n), scope_base=ADDRESS_A)
+        assert response.status_code == 401
+    refused = await client.get("/api/alerts", headers=wrong_token(20), scope_base=ADDRESS_A)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert (await refused.get_json())["status_code"] == 429
+    # A right guess from that address gets no further: the address is refused, not the token.
+    right = await client.get("/api/alerts", headers=bearer, scope_base=ADDRESS_A)
+    assert right.status_code == 429
+    assert (
+        await client.get("/api/alerts", headers=bearer, scope_base=ADDRESS_B)
+    ).status_code == 200
+
+
+async def test_wrong_metrics_tokens_count_as_failures(settings: dict[str, Any]) -> None:
+    app = await migrated_app({**settings, "METRICS_TOKEN": "metrics-token-right"})
+    async with app.test_app():
+        client = app.test_client()
+        for n in range(20):
+            response = await client.get("/metrics", headers=wrong_token(n), scope_base=ADDRESS_A)
+            assert response.status_code == 403
+        right = {"Authorization": "Bearer metrics-token-right"}
+        assert (
+            await client.get("/metrics", headers=right, scope_base=ADDRESS_A)
+        ).status_code == 429
+        assert (
+            await client.get("/metrics", headers=right, scope_base=ADDRESS_B)
+        ).status_code == 200
+
+
+async def test_limiter_memory_does_not_grow_with_wrong_tokens(
+    settings: dict[str, Any],
+) -> None:
+    app = await migrated_app({**settings, "AUTH_FAILURE_LIMIT": "100000/minute"})
+    async with app.test_app():
+        client = app.test_client()
+        store = app.extensions["herald.auth_failures"].store
+        for n in range(300):
+            response = await client.get("/api/alerts", headers=wrong_token(n), scope_base=ADDRESS_A)
+            assert response.status_code == 401
+        assert len(store) <= 3  # the address's keys, not one per token
+
+
+async def test_the_memory_store_keeps_at_most_its_bound() -> None:
+    store = BoundedMemoryStore(max_keys=100)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    for n in range(10_000):
+        await store.set(f"key-{n}", later)
+    assert len(store) <= 100
+    assert await store.get("key-9999", datetime.min) == later  # the newest are kept
+    live = [n for n in range(10_000) if await store.get(f"key-{n}", datetime.min) == later]
+    lapsed = datetime.now(UTC) - timedelta(seconds=1)
+    for n in range(100):
+        await store.set(f"old-{n}", lapsed)
+    for n in live:  # limits that still hold were kept; the lapsed ones made room
+        assert await store.get(f"key-{n}", datetime.min) == later
+
+
+async def test_redis_keys_expire_when_their_limit_lapses(
+    settings: dict[str, Any], redis_url: str
+) -> None:
+    app = await migrated_app({**settings, "REDIS_URL": redis_url})
+    async with app.test_app():
+        await attempt(app.test_client(), "someone-else", "wrong", ADDRESS_B)
+    redis = aioredis.from_url(redis_url)
+    try:
+        keys = await redis.keys("*")
+        assert keys
+        for key in keys:  # a login limit of 5/minute lapses within a minute (and a second)
+            assert 0 < await redis.pttl(key) <= 61_000
+    finally:
+        await redis.aclose()
