@@ -1,12 +1,15 @@
 """Any of Apprise's ~100 services (https://github.com/caronc/Apprise) by URL.
 
 Install the ``apprise`` extra and list the services in ``APPRISE_URLS``, e.g.
-``["tgram://bottoken/ChatID", "json://hooks.example.com/alerts"]``. Apprise reports only
-success or failure, so a failed URL is retried (the ones that worked are not sent again).
+``["tgram://bottoken/ChatID", "json://hooks.example.com/alerts"]``. Alert text is handed over
+as plain text, which Apprise escapes for services that speak HTML or Markdown. A failed URL
+is retried (the ones that worked are not sent again), and its error is Apprise's own account
+of the failure.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +22,7 @@ except ImportError:  # an optional extra
     apprise = None  # type: ignore[assignment]
 
 NOTIFY_TYPES = {"info": "info", "warning": "warning", "critical": "failure"}
+MAX_REASON = 300  # characters of Apprise's explanation kept in the delivery's error
 
 
 class AppriseChannel(Channel):
@@ -42,11 +46,17 @@ class AppriseChannel(Channel):
         self._fan_out = FanOut()
 
     async def _notify(self, alert: Alert, key: str) -> str | None:
-        ok = await self._services[key].async_notify(
-            body=alert.message, title=alert.subject, notify_type=NOTIFY_TYPES[alert.severity]
+        result = await self._services[key].async_notify(
+            body=alert.message,
+            title=alert.subject,
+            notify_type=NOTIFY_TYPES[alert.severity],
+            body_format=apprise.NotifyFormat.TEXT,
+            log_level=logging.WARNING,  # what went wrong, kept with the result
         )
-        if not ok:
-            raise TransientDeliveryError("Apprise could not notify this service")
+        if not result:
+            reasons = [entry.message for service in result.results for entry in service.logs()]
+            reason = " ".join(reasons)[:MAX_REASON] or "Apprise gave no reason"
+            raise TransientDeliveryError(f"Apprise could not notify this service: {reason}")
         return None
 
     async def send(self, alert: Alert) -> Receipt:

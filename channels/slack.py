@@ -12,21 +12,31 @@ from channels.http import HttpChannel, origin
 
 EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
 MAX_SECTION = 3000  # Slack's limit for a section block's text
+MAX_TEXT = 40000  # Slack's limit for a message's top-level text
 
 
-def escape(text: str) -> str:
-    """Slack's mrkdwn escaping: only ``&``, ``<`` and ``>``."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape(text: str, limit: int | None = None) -> str:
+    """Slack's escaping of ``&``, ``<`` and ``>`` (so that no text can become a link or a
+    mention such as ``<!channel>``), cut to ``limit`` characters without halving an entity."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if limit is None or len(escaped) <= limit:
+        return escaped
+    cut = escaped[:limit]
+    entity = cut.rfind("&", max(0, limit - 4))  # "&amp;" is the longest: 5 characters
+    return cut[:entity] if entity != -1 and ";" not in cut[entity:] else cut
 
 
 def slack_payload(alert: Alert) -> dict[str, Any]:
-    """A ``text`` fallback for notifications and ``blocks`` for the message itself."""
-    message = escape(alert.message)[:MAX_SECTION]
+    """A ``text`` fallback for notifications and ``blocks`` for the message itself; Slack
+    formats both, so both are escaped."""
     return {
-        "text": f"{alert.subject}: {alert.message}"[:MAX_SECTION],
+        "text": escape(f"{alert.subject}: {alert.message}", MAX_TEXT),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": alert.subject[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": message}},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": escape(alert.message, MAX_SECTION)},
+            },
             {
                 "type": "context",
                 "elements": [

@@ -60,6 +60,28 @@ async def test_a_failed_service_is_retried_alone(app: Quart, sink: ProviderSink)
     assert sink.received[2].path == sink.received[1].path
 
 
+async def test_text_is_sent_as_text_and_escaped_for_html_services(
+    apprise_settings: dict[str, Any], sink: ProviderSink
+) -> None:
+    host = sink.url.removeprefix("http://")
+    settings = {**apprise_settings, "APPRISE_URLS": [f"json://{host}/html?format=html"]}
+    app = await migrated_app(settings)
+    async with app.test_app():
+        delivery = await deliver(app, "apprise", message='<img src=x onerror="alert(1)"> & <b>')
+    assert delivery.status == "sent", delivery.error
+    message = sink.received[0].json()["message"]
+    assert "<img" not in message
+    assert "&lt;img" in message
+
+
+async def test_a_failure_carries_apprises_reason(app: Quart, sink: ProviderSink) -> None:
+    sink.default = Reply(503, "busy")
+    delivery = await deliver(app, "apprise")
+    assert delivery.status == "failed"
+    assert "Apprise could not notify this service: " in str(delivery.error)
+    assert "503" in str(delivery.error)
+
+
 async def test_hanging_service_times_out(
     apprise_settings: dict[str, Any], sink: ProviderSink
 ) -> None:

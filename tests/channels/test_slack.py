@@ -10,7 +10,7 @@ from quart import Quart
 
 from app import create_app
 from channels.base import ChannelConfigError
-from channels.slack import SlackChannel
+from channels.slack import SlackChannel, escape
 from tests.channels.conftest import deliver
 from tests.conftest import migrated_app
 from tests.sample_channels import path
@@ -56,7 +56,7 @@ async def test_message_has_text_and_blocks(app: Quart, sink: ProviderSink) -> No
     delivery = await deliver(app, "slack", message="Disk <99%> & rising")
     assert delivery.status == "sent"
     payload = sink.received[0].json()
-    assert payload["text"] == "[CRITICAL] db1 disk: Disk <99%> & rising"
+    assert payload["text"] == "[CRITICAL] db1 disk: Disk &lt;99%&gt; &amp; rising"
     header, section, context = payload["blocks"]
     assert header == {
         "type": "header",
@@ -64,6 +64,25 @@ async def test_message_has_text_and_blocks(app: Quart, sink: ProviderSink) -> No
     }
     assert section["text"] == {"type": "mrkdwn", "text": "Disk &lt;99%&gt; &amp; rising"}
     assert context["elements"][0]["text"].startswith(":rotating_light: critical")
+
+
+async def test_alert_text_cannot_mention_everyone_or_link(app: Quart, sink: ProviderSink) -> None:
+    await deliver(app, "slack", title="<!channel> look", message="<!here> <https://evil|click>")
+    payload = sink.received[0].json()
+    for text in (payload["text"], payload["blocks"][1]["text"]["text"]):
+        assert "<" not in text
+        assert ">" not in text
+    assert (
+        payload["text"]
+        == "[CRITICAL] &lt;!channel&gt; look: &lt;!here&gt; &lt;https://evil|click&gt;"
+    )
+
+
+@pytest.mark.parametrize("limit", range(10, 20))
+def test_cutting_never_halves_an_entity(limit: int) -> None:
+    cut = escape("a" * 8 + "&<>&<>", limit)
+    assert len(cut) <= limit
+    assert cut.count("&") == cut.count(";")
 
 
 async def test_rate_limit_is_retried(app: Quart, sink: ProviderSink) -> None:
