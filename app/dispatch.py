@@ -163,7 +163,10 @@ class Dispatcher:
     async def open(self) -> None:
         """Open the shared HTTP client and hand it, with the other resources, to the channels."""
         self._http = httpx.AsyncClient(
-            timeout=self.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=False
+            timeout=self.timeout,
+            # answers are read only in part (channels/http.py): no compression to undo
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            follow_redirects=False,
         )
         store = DatabasePushStore(self.database)
         for channel in self.channels.values():

@@ -1,5 +1,10 @@
 """What the channels that speak HTTP share: one request helper that turns every failure into
-the right :class:`DeliveryError`, and a fan-out to several recipients that a retry resumes."""
+the right :class:`DeliveryError`, and a fan-out to several recipients that a retry resumes.
+
+A provider's answer is read only up to :data:`MAX_RESPONSE_BYTES`: Herald needs an id or an
+error message from it, and a provider (or whatever answers at its address) that sends
+hundreds of megabytes must cost neither memory nor time. The rest is never read.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ from channels.base import (
 )
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
+MAX_RESPONSE_BYTES = 64 * 1024
+# Headers that describe the body as it came over the wire, not the prefix kept of it.
+WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -52,6 +60,23 @@ def is_transient(status: int) -> bool:
     return status >= 500 or status in TRANSIENT_STATUSES
 
 
+async def bounded_request(
+    client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """Send a request and read at most :data:`MAX_RESPONSE_BYTES` of the answer's body; the
+    response holds that prefix (see the module docstring)."""
+    async with client.stream(method, url, **kwargs) as streamed:
+        kept = bytearray()
+        async for chunk in streamed.aiter_bytes():
+            kept += chunk[: MAX_RESPONSE_BYTES - len(kept)]
+            if len(kept) >= MAX_RESPONSE_BYTES:
+                break  # closing the stream drops the connection with the rest unread
+    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in WIRE_HEADERS]
+    return httpx.Response(
+        streamed.status_code, headers=headers, content=bytes(kept), request=streamed.request
+    )
+
+
 class HttpChannel(Channel):
     """A channel that delivers with the app's shared ``httpx.AsyncClient``."""
 
@@ -72,7 +97,7 @@ class HttpChannel(Channel):
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send a request; return a 2xx response or raise the matching delivery error."""
         try:
-            response = await self.http.request(method, url, **kwargs)
+            response = await bounded_request(self.http, method, url, **kwargs)
         except httpx.TimeoutException:
             raise TransientDeliveryError(f"timed out waiting for {origin(url)}") from None
         except httpx.TransportError as error:

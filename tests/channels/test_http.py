@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
+from quart import Quart
 
 from channels.base import (
     Alert,
@@ -15,7 +19,8 @@ from channels.base import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from channels.http import FanOut, HttpChannel, origin, parse_retry_after
+from channels.http import MAX_RESPONSE_BYTES, FanOut, HttpChannel, origin, parse_retry_after
+from tests.servers import hypercorn_server
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ALERT = Alert(1, "t", "m", "info", NOW, "uid-1")
@@ -151,3 +156,42 @@ async def test_fan_out_bounds_concurrent_sends() -> None:
 
     await FanOut(concurrency=4).send(ALERT, [str(n) for n in range(40)], send_one)
     assert peak == 4
+
+
+class EndlessProvider:
+    """A provider on a loopback port whose answer goes on and on (256 MB, or a minute): it
+    counts what it managed to send before Herald hung up."""
+
+    def __init__(self, status: int) -> None:
+        self.sent = 0
+        self.app = Quart("endless")
+        self.app.add_url_rule("/<path:path>", "answer", self._answer, methods=["POST"])
+        self.status = status
+
+    async def _answer(self, path: str) -> Any:
+        async def body() -> AsyncIterator[bytes]:
+            chunk = b"x" * 65536
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and self.sent < 256 * 1024 * 1024:
+                self.sent += len(chunk)
+                yield chunk
+                await asyncio.sleep(0)  # the test's own client shares this event loop
+
+        return body(), self.status
+
+
+@pytest.mark.parametrize("status", [200, 500])
+async def test_an_endless_answer_is_read_only_in_part(status: int) -> None:
+    provider = EndlessProvider(status)
+    async with hypercorn_server(provider.app) as url, httpx.AsyncClient(timeout=5) as client:
+        channel = PlainHttpChannel({})
+        channel.bind(ChannelContext(http=client))
+        if status == 200:
+            response = await channel.request("POST", f"{url}/hook")
+            assert len(response.content) == MAX_RESPONSE_BYTES
+        else:
+            with pytest.raises(TransientDeliveryError) as failed:
+                await channel.request("POST", f"{url}/hook")
+            assert str(failed.value).startswith(f"[500] HTTP 500 from {url}: xxx")
+            assert len(str(failed.value)) < 400
+    assert provider.sent < 32 * 1024 * 1024  # what the socket buffers took, not all of it
