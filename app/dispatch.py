@@ -11,6 +11,14 @@ at-least-once, and channels give receivers ids that stay the same across attempt
 
 Claiming is one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``,
 so two processes never claim the same row (on SQLite the write lock serialises them).
+
+A lease must not lapse while its process lives, or another process sends the delivery a
+second time: on a busy machine a claimed delivery may wait seconds before its send starts,
+and its outcome as long before it is recorded. So every process renews the leases of its
+deliveries in flight every third of ``LEASE_SECONDS``, and right before calling a channel it
+makes sure the lease still runs for the whole send (``CHANNEL_TIMEOUT`` and a margin),
+renewing it if it can and leaving the delivery alone if another process has claimed it.
+Repeats then happen only when a process dies (or clocks disagree by more than the margin).
 """
 
 from __future__ import annotations
@@ -138,6 +146,11 @@ class Dispatcher:
         self.retry = retry
         self.routes = routes or {}
         self.lease = timedelta(seconds=lease_seconds)
+        # What a lease must still have left when a send starts (see the module docstring).
+        self.lease_needed = timedelta(
+            seconds=timeout + max(0.0, min(2.0, (lease_seconds - timeout) / 2))
+        )
+        self._leases: dict[int, Any] = {}  # delivery id -> lease_until, as this process set it
         self.max_concurrent = max_concurrent
         self.poll_interval = poll_interval
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -147,6 +160,7 @@ class Dispatcher:
         self._progress = asyncio.Event()
         self._in_flight: dict[asyncio.Task[DeliveryOutcome], Claim] = {}
         self._loop: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
         self._stopping = False
         self._http: httpx.AsyncClient | None = None
 
@@ -183,6 +197,7 @@ class Dispatcher:
         await self.open()
         self._stopping = False
         self._loop = asyncio.create_task(self._run(), name="herald-dispatcher")
+        self._renewer = asyncio.create_task(self._renew_loop(), name="herald-lease-renewal")
 
     async def stop(self, grace: float) -> None:
         """Stop claiming, let sends in flight finish for up to ``grace`` s, give back the rest."""
@@ -196,6 +211,9 @@ class Dispatcher:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
         try:
             await self._release_leases()
         except Exception:  # shutting down must not fail; the leases will expire instead
@@ -246,7 +264,9 @@ class Dispatcher:
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[DeliveryOutcome]) -> None:
-        self._in_flight.pop(task, None)
+        claim = self._in_flight.pop(task, None)
+        if claim is not None:
+            self._leases.pop(claim.delivery_id, None)
         self._wakeup.set()  # a slot is free
         if not task.cancelled() and task.exception() is not None:
             logger.error("delivery task failed", exc_info=task.exception())
@@ -276,7 +296,51 @@ class Dispatcher:
             await session.commit()
         if rows:
             self._made_progress()  # the claimed deliveries are now "sending"
-        return [Claim(*row) for row in rows]
+        claims = [Claim(*row) for row in rows]
+        self._leases.update((claim.delivery_id, now + self.lease) for claim in claims)
+        return claims
+
+    # -- leases ------------------------------------------------------------------------------
+
+    async def _renew_loop(self) -> None:
+        """Renew the leases of the deliveries in flight every third of the lease."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await self.renew_leases({c.delivery_id for c in self._in_flight.values()})
+            except Exception:  # the database may be briefly away; the next round tries again
+                logger.exception("renewing the leases of deliveries in flight failed")
+
+    async def renew_leases(self, delivery_ids: set[int]) -> set[int]:
+        """Extend this process's leases on ``delivery_ids`` that it still holds; return the
+        ids whose lease it holds (the others were claimed by another process meanwhile)."""
+        if not delivery_ids:
+            return set()
+        now = utcnow()
+        statement = (
+            update(Delivery)
+            .where(
+                Delivery.id.in_(delivery_ids),
+                Delivery.claimed_by == self.worker_id,
+                Delivery.status == DeliveryStatus.SENDING,  # a lapsed lease no one took is ours
+            )
+            .values(lease_until=now + self.lease)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.database.session() as session:
+            held = set((await session.scalars(statement)).all())
+            await session.commit()
+        self._leases.update((delivery_id, now + self.lease) for delivery_id in held)
+        return held
+
+    async def _lease_covers_send(self, claim: Claim) -> bool:
+        """Whether this process's lease on ``claim`` runs for the whole send; renewed in the
+        database when it would lapse too soon (see the module docstring)."""
+        until = self._leases.get(claim.delivery_id)
+        if until is not None and until - utcnow() >= self.lease_needed:
+            return True
+        return claim.delivery_id in await self.renew_leases({claim.delivery_id})
 
     async def _alerts(self, ids: set[int]) -> dict[int, Alert]:
         if not ids:
@@ -318,6 +382,14 @@ class Dispatcher:
             return None, error
 
     async def _process(self, alert: Alert, claim: Claim) -> DeliveryOutcome:
+        if not await self._lease_covers_send(claim):
+            logger.warning(
+                "alert %s on %s: the lease lapsed before sending; another process has it",
+                alert.id,
+                claim.channel,
+            )
+            self._leases.pop(claim.delivery_id, None)
+            return DeliveryOutcome(claim.channel, DeliveryStatus.SENDING, None, 0.0, claim.attempt)
         started_at, started = utcnow(), time.perf_counter()
         receipt, error = await self.attempt(alert, claim.channel)
         latency_ms = round((time.perf_counter() - started) * 1000, 1)

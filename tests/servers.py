@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,24 @@ class ProviderSink:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+HOG = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+
+
+@contextmanager
+def cpu_hogs(count: int, seconds: float = 300) -> Iterator[None]:
+    """``count`` processes spinning on the CPU for the length of a block (``seconds`` at most,
+    should the block outlive its test): a machine busy with other work."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", HOG.format(seconds=seconds)]) for _ in range(count)
+    ]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
 
 
 async def herald_env(settings: dict[str, Any], **extra: str) -> tuple[dict[str, str], str]:

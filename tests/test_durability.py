@@ -21,7 +21,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import Delivery
 from tests.channels.test_webhook import SECRET
-from tests.servers import HeraldProcess, ProviderSink, Reply, herald_env, wait_until
+from tests.servers import HeraldProcess, ProviderSink, Reply, cpu_hogs, herald_env, wait_until
 
 ALERT_ID_IN_SLACK = re.compile(r"alert #(\d+)")
 
@@ -138,21 +138,35 @@ async def test_nothing_accepted_is_lost_across_a_stop_and_restart(
 
 
 @pytest.mark.parametrize("database_kind", ["postgresql"])
+@pytest.mark.parametrize(
+    ("hogs", "alerts", "lease"), [(0, 1000, "6"), (6, 300, "2")], ids=["idle", "busy"]
+)
 async def test_two_instances_share_the_work_and_send_each_delivery_once(
-    settings: dict[str, Any], tmp_path: Path
+    settings: dict[str, Any], tmp_path: Path, hogs: int, alerts: int, lease: str
 ) -> None:
-    sinks = Sinks(delay=0.0)
+    # "busy": processes spin on the machine's cores meanwhile and the leases are short, so
+    # that claimed deliveries wait for the CPU longer than their lease would last unrenewed.
+    sinks = Sinks(delay=0.0 if not hogs else 0.3)
     async with sinks.webhook.serving(), sinks.slack.serving():
         env, token = await herald_env(
-            settings, **sink_env(sinks, HERALD_CHANNELS='["channels.webhook.WebhookChannel"]')
+            settings,
+            **sink_env(
+                sinks,
+                HERALD_CHANNELS='["channels.webhook.WebhookChannel"]',
+                HERALD_LEASE_SECONDS=lease,
+                HERALD_CHANNEL_TIMEOUT=str(float(lease) - 0.5),
+            ),
         )
         first = HeraldProcess(env, tmp_path / "first.log").start()
         second = HeraldProcess(env, tmp_path / "second.log").start()
         await first.ready()
         await second.ready()
         try:
-            ids = await submit([first.url, second.url], token, 1000)
-            await wait_until(lambda: all_sent(settings["DATABASE_URL"]), 180, "every delivery sent")
+            with cpu_hogs(hogs):
+                ids = await submit([first.url, second.url], token, alerts)
+                await wait_until(
+                    lambda: all_sent(settings["DATABASE_URL"]), 240, "every delivery sent"
+                )
         finally:
             assert await first.stop() == 0
             assert await second.stop() == 0
