@@ -96,8 +96,10 @@ async def bearer_user() -> User | None:
     """The owner of this request's bearer token when it is live, else None; looked up once
     per request (the rate limiter asks before the API's gate does)."""
     if "bearer_user" not in g:
+        g.bearer_user = None  # also the answer after a lookup that raised, when asked again
         token = bearer_token()
-        g.bearer_user = await user_for_token(db_session(), token) if token else None
+        if token is not None:
+            g.bearer_user = await user_for_token(db_session(), token)
     user: User | None = g.bearer_user
     return user
 

@@ -6,10 +6,26 @@ never shows internals: the page names only the request id, under which the error
 
 from __future__ import annotations
 
+import logging
+
 from quart import Quart, g, has_request_context, jsonify, render_template, request
 from quart.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy import exc
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from app.db import DatabaseUnavailableError
+
+logger = logging.getLogger("herald.errors")
+# Failures of the database itself, not of what was asked of it: the request may work later.
+DATABASE_UNAVAILABLE = (
+    exc.OperationalError,  # SQLite: read-only, missing, locked; PostgreSQL: server gone
+    exc.InterfaceError,
+    exc.DisconnectionError,
+    exc.TimeoutError,  # no pooled connection came free in time
+    ConnectionError,  # the driver could not connect at all
+    DatabaseUnavailableError,  # Herald's own checks (app/db.py)
+)
+RETRY_DATABASE_AFTER = 5  # seconds
 INTERNAL_ERROR_MESSAGE = "Something went wrong on our side; the error has been logged."
 # Headers from the exception worth keeping (e.g. Allow on 405, WWW-Authenticate on 401).
 PASSED_HEADERS = {"allow", "www-authenticate", "retry-after"}
@@ -63,7 +79,25 @@ async def handle_internal_error(error: InternalServerError) -> ResponseReturnVal
     return await error_response(InternalServerError(), message)
 
 
+async def handle_database_unavailable(error: Exception) -> ResponseReturnValue:
+    """The database cannot be used right now: 503 with Retry-After, the cause in the log."""
+    logger.warning(
+        "request %s %s: the database is unavailable: %s [request_id=%s]",
+        request.method,
+        request.path,
+        error,
+        g.get("request_id", "-"),
+    )
+    unavailable = ServiceUnavailable(
+        "The database is unavailable; try again shortly.",
+        retry_after=RETRY_DATABASE_AFTER,
+    )
+    return await error_response(unavailable)
+
+
 def init_app(app: Quart) -> None:
     """Register the handlers on ``app``."""
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_internal_error)
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, handle_database_unavailable)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from quart import Blueprint, abort, current_app
 from quart.typing import ResponseReturnValue
-from sqlalchemy import text
 
 from app import metrics
-from app.db import get_db
+from app.db import DatabaseNotReadyError, get_db
 from app.dispatch import get_dispatcher
 from app.ratelimit import failed_authentications
 
@@ -22,14 +21,14 @@ async def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz")
 async def readyz() -> ResponseReturnValue:
-    """Ready for traffic: the database answers and the dispatcher is running; else 503."""
+    """Ready for traffic: the database answers (a SQLite file: and takes writes) and the
+    dispatcher is running; else 503, with the reason in ``database``."""
     database = "ok"
     try:
-        async with get_db().session() as session:
-            await session.execute(text("SELECT 1"))
-    except Exception:  # any failure to reach the database means not ready
-        current_app.logger.warning("readiness: the database is unreachable", exc_info=True)
-        database = "unreachable"
+        await get_db().probe()
+    except DatabaseNotReadyError as problem:
+        current_app.logger.warning("readiness: %s", problem)
+        database = str(problem)
     dispatcher = "running" if get_dispatcher().alive else "stopped"
     ready = database == "ok" and dispatcher == "running"
     body = {
