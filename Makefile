@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed-run
 	$(BIN)/quart --app asgi migrate
-	exec $(BIN)/hypercorn -c hypercorn.toml asgi:app
+	exec $(BIN)/python -m app.serve -c hypercorn.toml asgi:app
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

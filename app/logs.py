@@ -59,3 +59,5 @@ def configure(level: str) -> None:
         handler.setFormatter(EscapingFormatter(FORMAT))
         root.addHandler(handler)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per provider request
+    if logging.getLevelName(level) > logging.DEBUG:  # not two lines per schema check
+        logging.getLogger("alembic").setLevel(logging.WARNING)

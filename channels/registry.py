@@ -17,10 +17,12 @@ def load_channel_class(path: str) -> type[Channel]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ChannelConfigError(f"CHANNELS: cannot import {module_name!r} ({error})") from error
+        raise ChannelConfigError(f"CHANNELS: cannot import {path!r} ({error})") from error
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise ChannelConfigError(f"CHANNELS: {module_name!r} has no attribute {class_name!r}")
+        raise ChannelConfigError(
+            f"CHANNELS: cannot import {path!r} ({module_name!r} has no {class_name!r})"
+        )
     if not (isinstance(cls, type) and issubclass(cls, Channel)):
         raise ChannelConfigError(f"CHANNELS: {path!r} is not a subclass of channels.base.Channel")
     if not isinstance(getattr(cls, "name", None), str) or not cls.name:

@@ -189,8 +189,9 @@ async def wait_until(check: Callable[[], Any], seconds: float, what: str) -> Non
 
 
 def run_hypercorn(env: dict[str, str], *extra: str, **kwargs: Any) -> subprocess.Popen[str]:
-    """Start ``hypercorn -c hypercorn.toml asgi:app`` from the repository, as ``make run`` does."""
-    command = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml", *extra, "asgi:app"]
+    """Start ``python -m app.serve -c hypercorn.toml asgi:app`` (hypercorn) from the
+    repository, as ``make run`` does."""
+    command = [sys.executable, "-m", "app.serve", "-c", "hypercorn.toml", *extra, "asgi:app"]
     kwargs.setdefault("stderr", subprocess.PIPE)
     return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, text=True, **kwargs)
 

@@ -107,17 +107,53 @@ async def test_background_dispatch_is_visible_by_polling(
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "run `quart --app asgi migrate` first"),
-        ({"HERALD_CHANNELS": '["channels.nowhere.Pager"]'}, "CHANNELS: cannot import"),
-        ({"HERALD_CHANNEL_TIMEOUT": '"soon"'}, "CHANNEL_TIMEOUT: must be a positive number"),
+        ({}, "the database schema is not up to date; run `quart --app asgi migrate` first"),
+        (
+            {"HERALD_CHANNELS": '["channels.nowhere.Pager"]'},
+            "bad setting CHANNELS: cannot import 'channels.nowhere.Pager'",
+        ),
+        ({"HERALD_CHANNEL_TIMEOUT": '"soon"'}, "bad setting CHANNEL_TIMEOUT: must be a positive"),
+        ({"HERALD_LOGIN_RATE_LIMIT": "lots"}, "bad setting LOGIN_RATE_LIMIT: write a limit"),
+        ({"HERALD_ENV": "staging"}, "bad setting HERALD_ENV: unknown environment 'staging'"),
     ],
 )
-def test_failed_start_exits_non_zero(tmp_path: Path, env: dict[str, str], message: str) -> None:
+def test_a_failed_start_says_why_in_one_line(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
     database = {"HERALD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db"}
     process = run_hypercorn({**database, **env}, "--bind", "127.0.0.1:0")
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
-    assert message in stderr
+    [line] = stderr.splitlines()  # one line, no traceback
+    assert line.startswith(f"herald: cannot start: {message}")
+
+
+def test_a_port_in_use_is_one_line_too(tmp_path: Path) -> None:
+    taken = listening_socket()
+    address = f"127.0.0.1:{taken.getsockname()[1]}"
+    database = {"HERALD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/herald.db"}
+    try:
+        process = run_hypercorn(database, "--bind", address)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        taken.close()
+    assert process.returncode == 1
+    assert stderr.splitlines() == [
+        f"herald: cannot start: bind: cannot listen on {address}: Address already in use"
+    ]
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    env = {
+        "HERALD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/herald.db",
+        "HERALD_CHANNEL_TIMEOUT": '"soon"',
+        "HERALD_LOG_LEVEL": "DEBUG",
+    }
+    process = run_hypercorn(env, "--bind", "127.0.0.1:0")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "Traceback" in stderr
+    assert "ConfigError: CHANNEL_TIMEOUT" in stderr
 
 
 async def test_served_app_answers_and_stops_cleanly_on_sigterm(settings: dict[str, Any]) -> None:

@@ -44,6 +44,7 @@ def _herald_api(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         "HERALD_VAPID_PRIVATE_KEY": PRIVATE_VAPID,
         "HERALD_VAPID_SUBJECT": "mailto:contract@herald.example",
         "HERALD_API_RATE_LIMIT": "1000000/minute",
+        "HERALD_AUTH_FAILURE_LIMIT": "1000000/minute",  # schemathesis tries wrong tokens
         "HERALD_LOG_LEVEL": "WARNING",
         "HERALD_CHANNEL_TIMEOUT": "2",
     }
