@@ -8,6 +8,7 @@ Herald's Content-Security-Policy (rightly) forbids. Point any OpenAPI viewer at 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -22,6 +23,46 @@ from app.ids import MAX_ID, IdConverter
 from app.schemas import ErrorOut, field_errors
 
 T = TypeVar("T", bound=Callable[..., Any])
+RETRY_AFTER: dict[str, Header] = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
+HEADERS_ATTRIBUTE = "_herald_documented_headers"
+Header = dict[str, Any]  # an OpenAPI header (or header parameter) object, without its name
+
+
+@dataclass(frozen=True)
+class DocumentedHeaders:
+    """Headers a route reads from requests and sets on its responses, for the document."""
+
+    request: dict[str, Header]
+    responses: dict[int, dict[str, Header]]
+
+
+def document_headers(
+    request: dict[str, Header] | None = None, responses: dict[int, dict[str, Header]] | None = None
+) -> Callable[[T], T]:
+    """Declare the request headers a route reads and the response headers it sets."""
+
+    def decorator(func: T) -> T:
+        setattr(func, HEADERS_ATTRIBUTE, DocumentedHeaders(request or {}, responses or {}))
+        return func
+
+    return decorator
+
+
+def hoisted(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """A model's inline schema moved into ``components`` (once) and referred to by ``$ref``:
+    generated clients then make one class of it, however many answers use it."""
+    title = schema.get("title")
+    if not title or "$ref" in schema or schema.get("type") != "object":
+        return schema
+    components.setdefault(title, schema)
+    return {"$ref": f"#/components/schemas/{title}"}
 
 
 class ApiOnlyProvider(OpenAPIProvider):
@@ -30,6 +71,25 @@ class ApiOnlyProvider(OpenAPIProvider):
     def generate_rules(self) -> Iterable[Rule]:
         """Only the rules under /api."""
         return (rule for rule in super().generate_rules() if rule.rule.startswith("/api/"))
+
+    def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+        """quart-schema's paths, with the headers the route declared and every error able to
+        say when to come back (``Retry-After`` on 429)."""
+        paths, components = super().build_paths(rule)
+        declared = getattr(self._app.view_functions[rule.endpoint], HEADERS_ATTRIBUTE, None)
+        responses = dict(declared.responses) if declared else {}
+        responses.setdefault(429, {}).update(RETRY_AFTER)
+        for operation in next(iter(paths.values())).values():
+            if declared:
+                operation["parameters"] = [
+                    *operation["parameters"],
+                    *({"name": name, "in": "header", **h} for name, h in declared.request.items()),
+                ]
+            for status, headers in responses.items():
+                answer = operation["responses"].get(status)
+                if answer is not None:
+                    operation["responses"][status] = {**answer, "headers": headers}
+        return paths, components
 
     def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
         """Ids in paths say their range, which the ``id`` converter enforces."""
@@ -43,19 +103,24 @@ class ApiOnlyProvider(OpenAPIProvider):
         required, DELETE answers 204, and the channel names this deployment accepts."""
         document: dict[str, Any] = super().schema()
         channels = list(self._app.extensions["herald.dispatcher"].channels)
+        components = document["components"]["schemas"]
         for path in document["paths"].values():
             for method, operation in path.items():
                 if method == "delete":
                     operation["responses"].setdefault(204, {"description": "Deleted."})
+                for answer in operation["responses"].values():
+                    for content in answer.get("content", {}).values():
+                        content["schema"] = hoisted(content["schema"], components)
                 body = operation.get("requestBody")
                 if body is None:
                     continue
                 body["required"] = True
-                schema = body["content"]["application/json"]["schema"]
-                if schema.get("title") == "AlertIn":
-                    for option in schema["properties"]["channels"]["anyOf"]:
+                content = body["content"]["application/json"]
+                if content["schema"].get("title") == "AlertIn":
+                    for option in content["schema"]["properties"]["channels"]["anyOf"]:
                         if option.get("type") == "array":
                             option["items"]["enum"] = channels
+                content["schema"] = hoisted(content["schema"], components)
         return document
 
 

@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
 )
 
 from app.ids import MAX_ID
@@ -112,6 +113,10 @@ class SubscriptionIn(BaseModel):
     keys: SubscriptionKeys
 
 
+# Times are ISO 8601 text in UTC; documented as RFC 3339 date-times.
+DateTimeText = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
 class DeliveryOut(BaseModel):
     """One channel's delivery of an alert."""
 
@@ -120,8 +125,8 @@ class DeliveryOut(BaseModel):
     attempts: int
     error: str | None
     latency_ms: float | None
-    finished_at: str | None
-    next_attempt_at: str | None
+    finished_at: DateTimeText | None
+    next_attempt_at: DateTimeText | None
     provider_ref: str | None
     detail: str | None
 
@@ -135,7 +140,7 @@ class AlertOut(BaseModel):
     message: str
     severity: Literal["info", "warning", "critical"]
     status: Literal["pending", "sending", "sent", "failed", "partial"]
-    created_at: str
+    created_at: DateTimeText
     deliveries: list[DeliveryOut]
 
 

@@ -11,7 +11,7 @@ from app.api import bp
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.models import PushSubscriptionRecord
-from app.openapi import document_errors
+from app.openapi import document_errors, document_headers
 from app.schemas import SubscriptionIn, SubscriptionOut, VapidKeyOut
 from channels.webpush import WebPushChannel
 
@@ -36,6 +36,11 @@ async def vapid_public_key() -> ResponseReturnValue:
 @validate_request(SubscriptionIn)
 @validate_response(SubscriptionOut, 201)
 @document_errors(400, 404, 413, 415, 422)
+@document_headers(
+    responses={
+        201: {"Location": {"description": "The subscription's URL.", "schema": {"type": "string"}}}
+    }
+)
 async def add_push_subscription(data: SubscriptionIn) -> ResponseReturnValue:
     """Store (or refresh) the current user's subscription; 201 with its id."""
     webpush_channel()

@@ -27,7 +27,7 @@ from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.errors import InvalidInput
 from app.models import IdempotencyKey
-from app.openapi import document_errors
+from app.openapi import Header, document_errors, document_headers
 from app.schemas import AlertIn, AlertOut, AlertPage, AlertQuery, ChannelList
 
 MAX_WAIT_SECONDS = 30
@@ -105,11 +105,40 @@ async def store_alert(
     return record.id, True
 
 
+LOCATION: dict[str, Header] = {
+    "Location": {"description": "The alert's URL.", "schema": {"type": "string"}}
+}
+CREATED_ALERT_HEADERS: dict[str, Header] = {
+    **LOCATION,
+    "Preference-Applied": {
+        "description": "`wait=N` when the request asked to wait.",
+        "schema": {"type": "string"},
+    },
+}
+
+
 @bp.post("/alerts")
 @validate_request(AlertIn)
 @validate_response(AlertOut, 200)
 @validate_response(AlertOut, 202)
 @document_errors(400, 413, 415, 422)
+@document_headers(
+    request={
+        idempotency.HEADER: {
+            "description": "Any 1 to 255 visible ASCII characters; a repeat within 24 h with "
+            "the same body answers 200 with the alert it made and sends nothing again.",
+            "required": False,
+            "schema": {"type": "string", "pattern": f"^{idempotency.VALID_KEY.pattern}$"},
+        },
+        "Prefer": {
+            "description": "`wait=N` (N up to 30): answer once every delivery is finished, "
+            "or after N seconds.",
+            "required": False,
+            "schema": {"type": "string", "example": "wait=10"},
+        },
+    },
+    responses={200: CREATED_ALERT_HEADERS, 202: CREATED_ALERT_HEADERS},
+)
 async def create_alert(data: AlertIn) -> ResponseReturnValue:
     """Record an alert and send it; 202 at once, or 200 after ``Prefer: wait=N`` if done.
 
