@@ -3,7 +3,8 @@
 python bench/sink.py PORT        # GET /count returns the number of POSTs so far
 
 A POST to a path under /held/ is answered only once something POSTs /release, so that a
-benchmark can keep deliveries in flight for as long as it needs.
+benchmark can keep deliveries in flight for as long as it needs. A POST to /huge/N is
+answered 200 with N MiB of body, sent as fast as the client reads it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         released.set()
     elif scope["method"] == "POST" and scope["path"].startswith("/held/"):
         await released.wait()
+    if scope["method"] == "POST" and scope["path"].startswith("/huge/"):
+        received += 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        chunk = b"x" * (1 << 20)
+        for _ in range(int(scope["path"].rsplit("/", 1)[1])):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
     if scope["method"] == "POST":
         received += 1
         await send({"type": "http.response.start", "status": 204, "headers": []})

@@ -17,8 +17,8 @@ from tests.sample_channels import NeedsSettingChannel, RecordingChannel, path
     ("entry", "message"),
     [
         ("ConsoleChannel", "CHANNELS: 'ConsoleChannel' is not a dotted path"),
-        ("channels.nowhere.Pager", "CHANNELS: cannot import 'channels.nowhere'"),
-        ("channels.console.Pager", "CHANNELS: 'channels.console' has no attribute 'Pager'"),
+        ("channels.nowhere.Pager", "CHANNELS: cannot import 'channels.nowhere.Pager'"),
+        ("channels.console.Pager", "CHANNELS: cannot import 'channels.console.Pager'"),
         ("tests.sample_channels.NotAChannel", "is not a subclass of channels.base.Channel"),
         ("tests.sample_channels.SLOW_SECONDS", "is not a subclass of channels.base.Channel"),
         ("channels.base.Channel", "does not set a class attribute 'name'"),
