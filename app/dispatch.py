@@ -40,7 +40,7 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
@@ -150,7 +150,7 @@ class Dispatcher:
         self.lease_needed = timedelta(
             seconds=timeout + max(0.0, min(2.0, (lease_seconds - timeout) / 2))
         )
-        self._leases: dict[int, Any] = {}  # delivery id -> lease_until, as this process set it
+        self._leases: dict[int, datetime] = {}  # delivery id -> lease_until, as this set it
         self.max_concurrent = max_concurrent
         self.poll_interval = poll_interval
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -12,6 +12,7 @@ import time
 import uuid
 
 from quart import Quart, Response, abort, current_app, g, request
+from werkzeug.datastructures import MultiDict
 
 from app.middleware import REQUEST_ID_SCOPE_KEY
 
@@ -57,12 +58,15 @@ async def start_request() -> None:
     if request.content_length is not None and request.content_length > limit:
         abort(413, f"The request body is larger than the limit of {limit} bytes.")
     # PostgreSQL cannot store NUL, and no name, filter or form field needs one.
-    if any("\x00" in text for text in (*request.args.keys(), *request.args.values())):
+    if holds_nul(request.args):
         abort(400, "The query string must not contain NUL characters.")
-    if request.mimetype in FORM_TYPES:
-        form = await request.form
-        if any("\x00" in text for text in (*form.keys(), *form.values())):
-            abort(400, "The form must not contain NUL characters.")
+    if request.mimetype in FORM_TYPES and holds_nul(await request.form):
+        abort(400, "The form must not contain NUL characters.")
+
+
+def holds_nul(fields: MultiDict[str, str]) -> bool:
+    """Whether any name or value, repeated ones included, holds a NUL character."""
+    return any("\x00" in name or "\x00" in value for name, value in fields.items(multi=True))
 
 
 async def add_timing_headers(response: Response) -> Response:
