@@ -75,9 +75,10 @@ async def client_address() -> str:
 
 
 async def login_username() -> str:
-    """The username a login attempt is for."""
+    """The username a login attempt is for, as a digest: a key of bounded size, whatever
+    length of name is sent."""
     username: str = (await request.form).get("username", "")
-    return "user:" + username.strip().lower()
+    return "user:" + hash_token(username.strip().lower())
 
 
 async def api_client() -> str:
