@@ -29,14 +29,16 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-# The storage tests also run on PostgreSQL, the shared rate limits on Redis, and the browser
-# tests drive Chromium: install Debian's packages when they are missing (the tests start their
+# The storage tests also run on PostgreSQL, the shared rate limits on Redis, the browser
+# tests drive Chromium, and the database-fault tests make a file read-only for root too
+# (chattr): install Debian's packages when they are missing (the tests start their
 # own server instances on loopback ports, in temporary directories).
 debian-packages:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium fonts-dejavu-core"; \
+	command -v chattr >/dev/null 2>&1 || missing="$$missing e2fsprogs"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing$$missing from Debian's packages"; \
 		$(SUDO) apt-get update -qq && \
