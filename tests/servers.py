@@ -221,6 +221,15 @@ class HeraldProcess:
         sock.close()
         return self
 
+    @contextmanager
+    def running(self) -> Iterator[HeraldProcess]:
+        """Serve for the length of a block (for synchronous tests); it must stop cleanly."""
+        self.start().wait_ready()
+        try:
+            yield self
+        finally:
+            assert self.terminate() == 0
+
     def wait_ready(self, seconds: float = 60) -> None:
         """Poll ``/healthz`` until it answers (for synchronous tests)."""
         deadline = time.monotonic() + seconds

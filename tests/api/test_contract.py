@@ -55,12 +55,8 @@ def _herald_api(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         "HERALD_LOG_LEVEL": "WARNING",
         "HERALD_CHANNEL_TIMEOUT": "2",
     }
-    server = HeraldProcess(env, tmp_path / "herald.log").start()
-    server.wait_ready()
-    try:
+    with HeraldProcess(env, tmp_path / "herald.log").running() as server:
         yield server.url, token
-    finally:
-        assert server.terminate() == 0
 
 
 def test_every_operation_keeps_the_contract(herald_api: tuple[str, str], tmp_path: Path) -> None:

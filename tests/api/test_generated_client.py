@@ -27,12 +27,8 @@ def _herald_api(tmp_path: Path) -> Iterator[tuple[str, str]]:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}"
     token = asyncio.run(prepare(database_url))
     env = {"HERALD_DATABASE_URL": database_url, "HERALD_LOG_LEVEL": "WARNING"}
-    server = HeraldProcess(env, tmp_path / "herald.log").start()
-    server.wait_ready()
-    try:
+    with HeraldProcess(env, tmp_path / "herald.log").running() as server:
         yield server.url, token
-    finally:
-        assert server.terminate() == 0
 
 
 def generated_client(url: str, directory: Path) -> ModuleType:
