@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -42,17 +44,36 @@ async def test_readyz_is_503_when_the_dispatcher_stopped(app: Quart, client: Cli
     await get_dispatcher(app).start()  # so that shutdown finds it running
 
 
-async def test_readyz_is_503_when_the_database_is_away(app: Quart, client: Client) -> None:
+@asynccontextmanager
+async def database_away(app: Quart) -> AsyncIterator[None]:
+    """The app's database server stops answering for the length of a block."""
     database = get_db(app)
     working = database._engine, database._sessionmaker
     nobody_listens = f"postgresql+asyncpg://herald@127.0.0.1:{free_port()}/herald"
     unreachable = create_async_engine(nobody_listens)
     database._engine, database._sessionmaker = unreachable, async_sessionmaker(unreachable)
     try:
-        response = await client.get("/readyz")
+        yield
     finally:
         database._engine, database._sessionmaker = working
         await unreachable.dispose()
+
+
+async def test_writes_are_503_with_retry_after_when_the_database_is_away(
+    app: Quart, client: Client, bearer: dict[str, str]
+) -> None:
+    async with database_away(app):
+        response = await client.post("/api/alerts", json={"message": "m"}, headers=bearer)
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert (await response.get_json())["message"] == (
+        "The database is unavailable; try again shortly."
+    )
+
+
+async def test_readyz_is_503_when_the_database_is_away(app: Quart, client: Client) -> None:
+    async with database_away(app):
+        response = await client.get("/readyz")
     assert response.status_code == 503
     reason = (await response.get_json())["database"]
     assert reason.startswith("the database does not answer: ")
