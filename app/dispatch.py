@@ -64,6 +64,7 @@ from channels.base import (
 
 logger = logging.getLogger("herald.dispatch")
 USER_AGENT = "Herald/0.1 (+alert gateway)"
+KEEPALIVE_EXPIRY = 2.0  # seconds a connection to a provider may sit idle and still be used
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
 
 
@@ -115,6 +116,21 @@ def describe_error(error: BaseException, timeout: float) -> str:
 def is_retryable(error: BaseException) -> bool:
     """Transient provider errors and Herald's own per-attempt timeout are worth another try."""
     return isinstance(error, TransientDeliveryError | TimeoutError)
+
+
+def provider_client(timeout: float) -> httpx.AsyncClient:
+    """The HTTP client every channel shares, for the life of the process."""
+    return httpx.AsyncClient(
+        timeout=timeout,
+        # answers are read only in part (channels/http.py): no compression to undo
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+        follow_redirects=False,
+        # A POST on a kept-alive connection that the provider closes as idle at that very
+        # moment fails after the provider may have taken it, and its retry is a repeat.
+        # Servers close idle connections after 5 s or more (hypercorn, Node): never reuse
+        # one that has been idle longer than this.
+        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
+    )
 
 
 def due_condition(now: Any) -> ColumnElement[bool]:
@@ -176,12 +192,7 @@ class Dispatcher:
 
     async def open(self) -> None:
         """Open the shared HTTP client and hand it, with the other resources, to the channels."""
-        self._http = httpx.AsyncClient(
-            timeout=self.timeout,
-            # answers are read only in part (channels/http.py): no compression to undo
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-            follow_redirects=False,
-        )
+        self._http = provider_client(self.timeout)
         store = DatabasePushStore(self.database)
         for channel in self.channels.values():
             channel.bind(ChannelContext(http=self._http, push_subscriptions=store))

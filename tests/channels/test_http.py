@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from quart import Quart
+from quart import Quart, request
 
+from app.dispatch import KEEPALIVE_EXPIRY, provider_client
 from channels.base import (
     Alert,
     ChannelContext,
@@ -195,3 +196,25 @@ async def test_an_endless_answer_is_read_only_in_part(status: int) -> None:
             assert str(failed.value).startswith(f"[500] HTTP 500 from {url}: xxx")
             assert len(str(failed.value)) < 400
     assert provider.sent < 32 * 1024 * 1024  # what the socket buffers took, not all of it
+
+
+async def test_the_shared_client_does_not_reuse_a_connection_idle_near_the_servers_limit() -> None:
+    # Servers close idle connections after a few seconds; a request sent on one just as it
+    # closes may have been taken when it fails, and its retry would be a repeat.
+    peers: list[Any] = []
+    provider = Quart("peers")
+
+    @provider.post("/hook")
+    async def hook() -> Any:
+        peers.append(request.scope["client"])
+        return "", 204
+
+    async with hypercorn_server(provider) as url, provider_client(timeout=5) as client:
+        await client.post(f"{url}/hook")
+        await client.post(f"{url}/hook")  # at once: the same connection
+        # Not a wait for something to happen: the connection sitting idle is what is tested.
+        await asyncio.sleep(KEEPALIVE_EXPIRY + 0.3)
+        await client.post(f"{url}/hook")
+    assert peers[0] == peers[1]
+    assert peers[2] != peers[1]  # a fresh connection, not the one the server may be closing
+    assert KEEPALIVE_EXPIRY < 5  # below hypercorn's and Node's idle timeout
