@@ -19,7 +19,6 @@ from hypercorn.__main__ import main as hypercorn_main
 from hypercorn.utils import LifespanFailureError
 
 from app.db import DatabaseNotReadyError
-from channels.base import ChannelConfigError
 from config import ConfigError
 
 # hypercorn words a failed start-up as: Lifespan failure in startup. '<the app's reason>'
@@ -44,7 +43,7 @@ def binds(argv: list[str]) -> str:
 
 def failure(error: BaseException, argv: list[str]) -> str | None:
     """The one line that says why Herald did not start, or None for an unexpected error."""
-    if isinstance(error, ConfigError | ChannelConfigError):
+    if isinstance(error, ConfigError):  # ChannelConfigError is one too
         return f"bad setting {error}"
     if isinstance(error, LifespanFailureError):
         match = LIFESPAN_REASON.search(str(error))

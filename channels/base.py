@@ -4,6 +4,7 @@ Exceptions::
 
     ChannelError                      anything a channel raises on purpose
     ├── ChannelConfigError            a setting is missing or wrong; raised at start-up
+    │                                 (also a config.ConfigError, like every bad setting)
     └── DeliveryError                 one alert could not be delivered (not retried)
         ├── TransientDeliveryError    may work later: timeouts, connection errors, 5xx, 429
         └── PermanentDeliveryError    will not work as sent: other 4xx, invalid recipient
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from config import ConfigError
 
 if TYPE_CHECKING:
     import httpx
@@ -42,7 +45,7 @@ class ChannelError(Exception):
     """Base of every error a channel raises on purpose."""
 
 
-class ChannelConfigError(ChannelError):
+class ChannelConfigError(ChannelError, ConfigError):
     """A channel's setting is missing or invalid; the message names the key."""
 
 

@@ -101,3 +101,18 @@ def test_masked_hides_every_credential() -> None:
         "CHANNEL_TIMEOUT": 10,
         "ADMIN_PASSWORD": None,
     }
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"CHANNEL_TIMEOUT": "soon"},
+        {"LOGIN_RATE_LIMIT": "lots"},
+        {"CHANNELS": ["channels.nowhere.Pager"]},
+        {"CHANNELS": ["channels.ntfy.NtfyChannel"]},  # NTFY_TOPIC missing
+        {"ROUTES": {"critical": ["pager"]}},
+    ],
+)
+def test_every_bad_setting_is_one_kind_of_error(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError):
+        create_app(overrides, env="testing")
