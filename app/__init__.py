@@ -11,6 +11,7 @@ from quart import Quart
 
 import config as settings
 from app import (
+    admin,
     api,
     auth,
     cli,
@@ -57,6 +58,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     templating.init_app(app)
     cli.init_app(app)
     app.register_blueprint(web.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     app.asgi_app = RequestIdMiddleware(app.asgi_app)  # type: ignore[method-assign]

@@ -170,6 +170,31 @@ async def disable_user(db: AsyncSession, user: User) -> None:
     await end_sessions(db, user)
 
 
+async def all_users(db: AsyncSession) -> list[User]:
+    """Every user, by name."""
+    return list(await db.scalars(select(User).order_by(User.username)))
+
+
+async def all_tokens(db: AsyncSession) -> list[ApiToken]:
+    """Every API token, oldest first (revoked ones too)."""
+    return list(await db.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+async def user_named(db: AsyncSession, username: str) -> User | None:
+    """The user called ``username``, if there is one."""
+    user: User | None = await db.scalar(select(User).where(User.username == username))
+    return user
+
+
+async def revoke_token(db: AsyncSession, token_id: int) -> ApiToken | None:
+    """Revoke the token (it stops working at once); None when there is no such token."""
+    record = await db.get(ApiToken, token_id)
+    if record is not None and record.revoked_at is None:
+        record.revoked_at = utcnow()
+        await db.commit()
+    return record
+
+
 def session_is_current(user: User | None) -> bool:
     """Whether this request's session belongs to ``user`` as it is now: enabled, and signed
     in since the user's sessions were last ended."""

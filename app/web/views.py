@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,8 +20,6 @@ from quart import (
 )
 from quart.typing import ResponseReturnValue
 from quart_rate_limiter import rate_limit
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.alerts import (
     AlertFilter,
@@ -34,24 +30,19 @@ from app.alerts import (
 )
 from app.auth import (
     authenticate,
-    check_new_user,
-    create_token,
-    create_user,
     current_user,
-    disable_user,
     end_sessions,
-    set_password,
     start_session,
 )
 from app.db import db_session
-from app.dispatch import describe_error, get_dispatcher
+from app.dispatch import get_dispatcher
 from app.ids import parse_id
-from app.models import ApiToken, DeliveryStatus, User, utcnow
+from app.models import DeliveryStatus, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
 from app.stats import WINDOW, channel_stats, panels
 from app.web import bp
-from channels.base import SEVERITIES, Alert
+from channels.base import SEVERITIES
 from channels.webpush import WebPushChannel
 
 RECENT_ALERTS = 20
@@ -197,173 +188,3 @@ async def stats() -> ResponseReturnValue:
     return await render_template(
         "web/stats.html", stats=figures, panels=panels(figures), since=since
     )
-
-
-async def require_admin() -> User:
-    """The signed-in administrator; the 403 page for anyone else."""
-    user = await current_user()
-    if user is None or not user.is_admin:
-        abort(403, "Only administrators can see this page.")
-    return user
-
-
-@dataclass(frozen=True)
-class ChannelRow:
-    """A configured channel as the admin page lists it."""
-
-    name: str
-    class_path: str
-    severities: list[str]  # those whose alerts it receives when no channels are chosen
-
-
-def channel_rows() -> list[ChannelRow]:
-    """Every configured channel, with its class and the severities routed to it."""
-    dispatcher = get_dispatcher()
-    return [
-        ChannelRow(
-            name,
-            f"{type(channel).__module__}.{type(channel).__qualname__}",
-            [s for s in SEVERITIES if name in dispatcher.channels_for(s)],
-        )
-        for name, channel in dispatcher.channels.items()
-    ]
-
-
-async def render_admin(
-    new_token: str | None = None,
-    user_errors: dict[str, str] | None = None,
-    user_form: dict[str, str] | None = None,
-    password_errors: dict[int, str] | None = None,
-) -> str:
-    session_ = db_session()
-    users = list(await session_.scalars(select(User).order_by(User.username)))
-    tokens = list(await session_.scalars(select(ApiToken).order_by(ApiToken.id)))
-    return await render_template(
-        "web/admin.html",
-        users=users,
-        tokens=tokens,
-        channels=channel_rows(),
-        new_token=new_token,
-        user_errors=user_errors or {},
-        user_form=user_form or {},
-        password_errors=password_errors or {},
-    )
-
-
-@bp.get("/admin")
-async def admin() -> ResponseReturnValue:
-    """Users and API tokens; administrators only."""
-    await require_admin()
-    return await render_admin()
-
-
-@bp.post("/admin/channels/<name>/test")
-async def admin_test_channel(name: str) -> ResponseReturnValue:
-    """Send a test alert on one channel now and tell how it went; nothing is recorded."""
-    admin = await require_admin()
-    dispatcher = get_dispatcher()
-    if name not in dispatcher.channels:
-        abort(404, f"There is no channel {name}.")
-    alert = Alert(
-        id=0,
-        title="Herald test",
-        message=f"A test of the {name} channel, sent by {admin.username} from the admin page.",
-        severity="info",
-        created_at=utcnow(),
-        uid=f"test-{uuid.uuid4().hex}",
-    )
-    receipt, error = await dispatcher.attempt(alert, name)
-    if error is not None:
-        await flash(f"Test via {name} failed: {describe_error(error, dispatcher.timeout)}", "error")
-    elif receipt is not None and receipt.reference:
-        await flash(
-            f"Test alert sent via {name}. Provider reference: {receipt.reference}.", "success"
-        )
-    else:
-        await flash(f"Test alert sent via {name}.", "success")
-    return redirect(url_for("web.admin", _anchor="channels"))
-
-
-@bp.post("/admin/users")
-async def admin_create_user() -> ResponseReturnValue:
-    """Add a dashboard user."""
-    await require_admin()
-    form = await request.form
-    username, password = form.get("username", "").strip(), form.get("password", "")
-    problems = check_new_user(username, password)
-    if not problems:
-        try:
-            await create_user(db_session(), username, password, is_admin="is_admin" in form)
-        except IntegrityError:
-            await db_session().rollback()
-            problems["username"] = f"There is already a user named {username}."
-    if problems:
-        return await render_admin(user_errors=problems, user_form={"username": username}), 422
-    await flash(f"User {username} created.", "success")
-    return redirect(url_for("web.admin"))
-
-
-async def managed_user(user_id: int) -> User:
-    """The user an admin action is about; 404 when there is none."""
-    user = await db_session().get(User, user_id)
-    if user is None:
-        abort(404, f"There is no user {user_id}.")
-    return user
-
-
-@bp.post("/admin/users/<id:user_id>/disable")
-async def admin_disable_user(user_id: int) -> ResponseReturnValue:
-    """Disable a user: no login, no session, no API token works any more."""
-    admin = await require_admin()
-    user = await managed_user(user_id)
-    if user.id == admin.id:
-        await flash("You cannot disable yourself.", "error")
-    else:
-        await disable_user(db_session(), user)
-        await flash(f"User {user.username} disabled.", "info")
-    return redirect(url_for("web.admin"))
-
-
-@bp.post("/admin/users/<id:user_id>/password")
-async def admin_reset_password(user_id: int) -> ResponseReturnValue:
-    """Set a new password for a user."""
-    await require_admin()
-    user = await managed_user(user_id)
-    password = (await request.form).get("password", "")
-    problem = check_new_user(user.username, password).get("password")
-    if problem:
-        return await render_admin(password_errors={user.id: problem}), 422
-    await set_password(db_session(), user, password)
-    await flash(f"Password for {user.username} changed.", "success")
-    return redirect(url_for("web.admin"))
-
-
-@bp.post("/admin/tokens")
-async def admin_create_token() -> ResponseReturnValue:
-    """Create a token for a user and show it, this once, on the page (never in a cookie)."""
-    await require_admin()
-    form = await request.form
-    owner = await db_session().scalar(select(User).where(User.username == form.get("username")))
-    if owner is None:
-        await flash("Choose an existing user for the token.", "error")
-        return redirect(url_for("web.admin"))
-    label = form.get("label", "").strip()[:100]
-    token = await create_token(db_session(), owner, label)
-    await flash(
-        f"Token created for {owner.username}. Copy it now: it is not shown again.", "success"
-    )
-    return await render_admin(new_token=token), 201
-
-
-@bp.post("/admin/tokens/<id:token_id>/revoke")
-async def admin_revoke_token(token_id: int) -> ResponseReturnValue:
-    """Revoke a token: it stops working at once."""
-    await require_admin()
-    record = await db_session().get(ApiToken, token_id)
-    if record is None:
-        abort(404, f"There is no token {token_id}.")
-    if record.revoked_at is None:
-        record.revoked_at = utcnow()
-        await db_session().commit()
-    await flash(f"Token {record.label or token_id} revoked.", "info")
-    return redirect(url_for("web.admin"))

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from app.db import get_db
 from app.dispatch import get_dispatcher
 from app.models import AlertRecord, User
+from tests.admin.test_users import admin_post
 from tests.conftest import AuthActions, flashes
 from tests.sample_channels import (
     FailingChannel,
@@ -21,7 +22,6 @@ from tests.sample_channels import (
     RecordingChannel,
     path,
 )
-from tests.web.test_admin_users import admin_post
 
 pytestmark = pytest.mark.storage
 CHANNELS = [RecordingChannel, FailingChannel, HangingChannel, FlakyChannel]
