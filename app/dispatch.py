@@ -174,7 +174,8 @@ class Dispatcher:
         self.on_outcome: list[Callable[[str, str, float], None]] = []
         self._wakeup = asyncio.Event()
         self._progress = asyncio.Event()
-        self._in_flight: dict[asyncio.Task[DeliveryOutcome], Claim] = {}
+        self._sending: dict[int, Claim] = {}  # delivery id -> claim, while this sends it
+        self._tasks: set[asyncio.Task[None]] = set()  # one per alert being sent
         self._loop: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
         self._stopping = False
@@ -216,7 +217,7 @@ class Dispatcher:
         self._wakeup.set()
         if self._loop is not None:
             await self._loop
-        tasks = set(self._in_flight)
+        tasks = set(self._tasks)
         if tasks:
             _, unfinished = await asyncio.wait(tasks, timeout=grace)
             for task in unfinished:
@@ -254,7 +255,7 @@ class Dispatcher:
     async def _run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()  # before claiming: a wake-up during the claim is not lost
-            free = self.max_concurrent - len(self._in_flight)
+            free = self.max_concurrent - len(self._sending)
             claims: list[Claim] = []
             try:
                 claims = await self._claim(free) if free > 0 else []
@@ -269,18 +270,32 @@ class Dispatcher:
 
     async def _start_all(self, claims: Sequence[Claim]) -> None:
         alerts = await self._alerts({c.alert_id for c in claims})
+        by_alert: dict[int, list[Claim]] = {}
         for claim in claims:
-            task = asyncio.create_task(self._process(alerts[claim.alert_id], claim))
-            self._in_flight[task] = claim
-            task.add_done_callback(self._finished)
+            by_alert.setdefault(claim.alert_id, []).append(claim)
+            self._sending[claim.delivery_id] = claim
+        for alert_id, alert_claims in by_alert.items():
+            task = asyncio.create_task(self._send_together(alerts[alert_id], alert_claims))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    def _finished(self, task: asyncio.Task[DeliveryOutcome]) -> None:
-        claim = self._in_flight.pop(task, None)
-        if claim is not None:
+    async def _send_together(self, alert: Alert, claims: Sequence[Claim]) -> None:
+        """One alert's claimed deliveries side by side (``asyncio.gather``); each outcome is
+        recorded, and its slot freed, as soon as that channel is done."""
+        outcomes = await asyncio.gather(
+            *(self._send_one(alert, claim) for claim in claims), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                logger.error("delivery task failed", exc_info=outcome)
+
+    async def _send_one(self, alert: Alert, claim: Claim) -> DeliveryOutcome:
+        try:
+            return await self._process(alert, claim)
+        finally:
+            self._sending.pop(claim.delivery_id, None)
             self._leases.pop(claim.delivery_id, None)
-        self._wakeup.set()  # a slot is free
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("delivery task failed", exc_info=task.exception())
+            self._wakeup.set()  # a slot is free
 
     async def _claim(self, limit: int, alert_id: int | None = None) -> list[Claim]:
         now = utcnow()
@@ -318,7 +333,7 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
-                await self.renew_leases({c.delivery_id for c in self._in_flight.values()})
+                await self.renew_leases(set(self._sending))
             except Exception:  # the database may be briefly away; the next round tries again
                 logger.exception("renewing the leases of deliveries in flight failed")
 

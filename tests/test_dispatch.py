@@ -120,6 +120,21 @@ async def test_background_worker_claims_and_sends(app: Quart) -> None:
     assert delivery.lease_until is None
 
 
+async def test_the_background_worker_sends_an_alerts_channels_side_by_side(app: Quart) -> None:
+    # Each rendezvous channel waits until all three have started: sent one after the other,
+    # they would all time out.
+    dispatcher = get_dispatcher(app)
+    alert_id = await new_alert(app, [cls.name for cls in RENDEZVOUS])
+    dispatcher.notify()
+    assert await dispatcher.wait_for_alert(alert_id, 10)
+    async with get_db(app).session() as session:
+        record = await get_alert(session, alert_id)
+    assert record is not None
+    assert [(d.channel, d.status) for d in record.deliveries] == [
+        (cls.name, "sent") for cls in RENDEZVOUS
+    ]
+
+
 async def test_an_expired_lease_is_claimed_again(app: Quart) -> None:
     alert_id = await new_alert(app, ["recording"])
     async with get_db(app).session() as session:
