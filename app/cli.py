@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app import idempotency
 from app.alerts import UnknownChannelError, record_alert
-from app.auth import create_token, create_user
+from app.auth import MIN_PASSWORD, create_token, create_user
 from app.db import Database, get_db
 from app.dispatch import get_dispatcher
-from app.models import AlertRecord, Delivery, DeliveryStatus, User, utcnow
+from app.models import FINAL_STATUSES, AlertRecord, Delivery, User, utcnow
 from channels.base import SEVERITIES
 from channels.webpush import new_vapid_keys
 
@@ -46,8 +46,8 @@ def read_password(prompt: str) -> str:
         password: str = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < 8:
-        raise click.ClickException("the password must have at least 8 characters")
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException(f"the password must have at least {MIN_PASSWORD} characters")
     return password
 
 
@@ -179,9 +179,7 @@ async def purge_alerts(database: Database, older_than: timedelta) -> tuple[int, 
     """Delete finished alerts created before now - ``older_than``, with their deliveries;
     return (alerts, deliveries, alerts kept because they are still being sent)."""
     cutoff = utcnow() - older_than
-    unfinished = select(Delivery.alert_id).where(
-        Delivery.status.not_in([DeliveryStatus.SENT, DeliveryStatus.FAILED])
-    )
+    unfinished = select(Delivery.alert_id).where(Delivery.status.not_in(FINAL_STATUSES))
     old = AlertRecord.created_at < cutoff
     async with database.session() as session:
         kept = await session.scalar(

@@ -41,31 +41,37 @@ from collections.abc import (
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import httpx
 from quart import Quart, current_app
 from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import raiseload
 from sqlalchemy.sql.elements import ColumnElement
 
 import config as settings
 from app.alerts import choose_channels
 from app.db import Database, get_db
-from app.models import AlertRecord, Delivery, DeliveryAttempt, DeliveryStatus, utcnow
+from app.models import (
+    FINAL_STATUSES,
+    AlertRecord,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    utcnow,
+)
 from app.push import DatabasePushStore
 from channels.base import (
     Alert,
     Channel,
     ChannelContext,
     Receipt,
-    Severity,
     TransientDeliveryError,
 )
 
 logger = logging.getLogger("herald.dispatch")
 USER_AGENT = "Herald/0.1 (+alert gateway)"
 KEEPALIVE_EXPIRY = 2.0  # seconds a connection to a provider may sit idle and still be used
-FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,27 +377,15 @@ class Dispatcher:
     async def _alerts(self, ids: set[int]) -> dict[int, Alert]:
         if not ids:
             return {}
-        columns = (
-            AlertRecord.id,
-            AlertRecord.title,
-            AlertRecord.message,
-            AlertRecord.severity,
-            AlertRecord.created_at,
-            AlertRecord.uid,
-        )  # columns, not entities: an alert's deliveries are not loaded alongside
+        # the alerts alone: their deliveries are what is being sent, and not needed here
+        statement = (
+            select(AlertRecord)
+            .where(AlertRecord.id.in_(ids))
+            .options(raiseload(AlertRecord.deliveries))
+        )
         async with self.database.session() as session:
-            rows = (await session.execute(select(*columns).where(AlertRecord.id.in_(ids)))).all()
-        return {
-            row.id: Alert(
-                row.id,
-                row.title,
-                row.message,
-                cast(Severity, row.severity),
-                row.created_at,
-                row.uid,
-            )
-            for row in rows
-        }
+            records = await session.scalars(statement)
+            return {record.id: record.to_alert() for record in records}
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -436,7 +430,7 @@ class Dispatcher:
                 delay = self.retry.delay(claim.attempt, getattr(error, "retry_after", None))
                 values["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
         finished_at = utcnow()
-        if status in FINAL:
+        if status in FINAL_STATUSES:
             values["finished_at"] = finished_at
         attempt = DeliveryAttempt(
             delivery_id=claim.delivery_id,
@@ -508,7 +502,7 @@ class Dispatcher:
             alerts = await self._alerts({alert_id}) if claims else {}
             outcomes = await asyncio.gather(*(self._process(alerts[alert_id], c) for c in claims))
             for claim, outcome in zip(claims, outcomes, strict=True):
-                if outcome.status in FINAL:
+                if outcome.status in FINAL_STATUSES:
                     finals[claim.delivery_id] = outcome
             waiting = await self._next_attempt(alert_id)
             if waiting is None:
@@ -521,7 +515,7 @@ class Dispatcher:
             pending = (
                 await session.execute(
                     select(func.count(), func.min(Delivery.next_attempt_at)).where(
-                        Delivery.alert_id == alert_id, Delivery.status.not_in(FINAL)
+                        Delivery.alert_id == alert_id, Delivery.status.not_in(FINAL_STATUSES)
                     )
                 )
             ).one()

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from app.db import get_db
 from app.dispatch import due_condition, get_dispatcher
-from app.models import AlertRecord, Delivery, DeliveryStatus, utcnow
+from app.models import FINAL_STATUSES, AlertRecord, Delivery, utcnow
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -64,7 +64,7 @@ class Metrics:
     async def refresh(self, app: Quart) -> None:
         """Read the shared counts from the database."""
         now = utcnow()
-        unfinished = Delivery.status.not_in([DeliveryStatus.SENT, DeliveryStatus.FAILED])
+        unfinished = Delivery.status.not_in(FINAL_STATUSES)
         async with get_db(app).session() as session:
             counts = await session.execute(
                 select(Delivery.channel, Delivery.status, func.count()).group_by(

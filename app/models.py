@@ -65,6 +65,10 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+# The statuses a delivery ends in: nothing about it changes any more.
+FINAL_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+
+
 class Base(DeclarativeBase):
     """Declarative base with constraint names that migrations can refer to."""
 
@@ -158,9 +162,7 @@ class AlertRecord(Base):
     @property
     def finished(self) -> bool:
         """Whether every delivery is sent or failed: nothing about the alert changes any more."""
-        return all(
-            d.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED) for d in self.deliveries
-        )
+        return all(d.status in FINAL_STATUSES for d in self.deliveries)
 
 
 class Delivery(Base):
