@@ -15,8 +15,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts import record_alert
 from app.errors import InvalidInput
 from app.models import IdempotencyKey, utcnow
 
@@ -58,6 +60,33 @@ def check_same_body(record: IdempotencyKey, digest: str) -> None:
     if record.request_hash != digest:
         problem = "was already used with a different request body"
         raise InvalidInput(f"This {HEADER} {problem}.", {HEADER: problem})
+
+
+async def record_alert_once(
+    session: AsyncSession, *, user_id: int, key: str | None, digest: str, **alert: Any
+) -> tuple[int, bool]:
+    """Record the alert (fields as :func:`app.alerts.record_alert` takes them) unless ``key``
+    already made one: (its id, True) when recorded now, (the earlier alert's id, False) when
+    the key was used before with the same body, even by a concurrent request; 422 when it
+    was used with another body."""
+    existing = await find(session, user_id, key) if key else None
+    if existing is not None:
+        check_same_body(existing, digest)
+        return existing.alert_id, False
+    record = await record_alert(session, created_by_id=user_id, commit=key is None, **alert)
+    if key is None:
+        return record.id, True
+    session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=digest, alert_id=record.id))
+    try:
+        await session.commit()
+    except IntegrityError:  # a concurrent request with the same key committed first
+        await session.rollback()
+        existing = await find(session, user_id, key)
+        if existing is None:
+            raise
+        check_same_body(existing, digest)
+        return existing.alert_id, False
+    return record.id, True
 
 
 async def purge_expired(session: AsyncSession) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
 from app.models import PushSubscriptionRecord
@@ -30,3 +31,22 @@ class DatabasePushStore:
                 delete(PushSubscriptionRecord).where(PushSubscriptionRecord.endpoint == endpoint)
             )
             await session.commit()
+
+
+async def save_subscription(
+    session: AsyncSession, user_id: int, subscription: PushSubscription
+) -> PushSubscriptionRecord:
+    """Store ``subscription`` for the user, or refresh it (a browser subscribes again with the
+    same endpoint and new keys, or another user signs in on that browser); commit."""
+    record = await session.scalar(
+        select(PushSubscriptionRecord).where(
+            PushSubscriptionRecord.endpoint == subscription.endpoint
+        )
+    )
+    if record is None:
+        record = PushSubscriptionRecord(endpoint=subscription.endpoint)
+        session.add(record)
+    record.user_id = user_id
+    record.p256dh, record.auth = subscription.p256dh, subscription.auth
+    await session.commit()
+    return record

@@ -5,14 +5,15 @@ from __future__ import annotations
 from quart import abort, g, url_for
 from quart.typing import ResponseReturnValue
 from quart_schema import validate_request, validate_response
-from sqlalchemy import select
 
 from app.api import bp
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.models import PushSubscriptionRecord
 from app.openapi import document_errors, document_headers
+from app.push import save_subscription
 from app.schemas import SubscriptionIn, SubscriptionOut, VapidKeyOut
+from channels.base import PushSubscription
 from channels.webpush import WebPushChannel
 
 
@@ -44,16 +45,8 @@ async def vapid_public_key() -> ResponseReturnValue:
 async def add_push_subscription(data: SubscriptionIn) -> ResponseReturnValue:
     """Store (or refresh) the current user's subscription; 201 with its id."""
     webpush_channel()
-    session = db_session()
-    record = await session.scalar(
-        select(PushSubscriptionRecord).where(PushSubscriptionRecord.endpoint == data.endpoint)
-    )
-    if record is None:
-        record = PushSubscriptionRecord(endpoint=data.endpoint)
-        session.add(record)
-    record.user_id = g.user.id
-    record.p256dh, record.auth = data.keys.p256dh, data.keys.auth
-    await session.commit()
+    subscription = PushSubscription(data.endpoint, data.keys.p256dh, data.keys.auth)
+    record = await save_subscription(db_session(), g.user.id, subscription)
     location = url_for("api.delete_push_subscription", subscription_id=record.id)
     return {"id": record.id, "endpoint": record.endpoint}, 201, {"Location": location}
 

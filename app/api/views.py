@@ -12,7 +12,6 @@ from quart_schema import (
     validate_request,
     validate_response,
 )
-from sqlalchemy.exc import IntegrityError
 
 from app import idempotency
 from app.alerts import (
@@ -20,13 +19,11 @@ from app.alerts import (
     alert_json,
     get_alert,
     recent_alerts,
-    record_alert,
 )
 from app.api import bp
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.errors import InvalidInput
-from app.models import IdempotencyKey
 from app.openapi import Header, document_errors, document_headers
 from app.schemas import AlertIn, AlertOut, AlertPage, AlertQuery, ChannelList
 
@@ -73,38 +70,6 @@ def alert_channels(payload: AlertIn) -> list[str]:
         raise InvalidInput(f"{str(error).capitalize()}.", {"channels": str(error)}) from None
 
 
-async def store_alert(
-    payload: AlertIn, channels: list[str], key: str | None, digest: str
-) -> tuple[int, bool]:
-    """Commit the alert (and its idempotency key); return its id and True, or the id of the
-    alert a concurrent request with the same key made first and False."""
-    session = db_session()
-    user_id = g.user.id  # read now: a rollback below expires the user object
-    record = await record_alert(
-        session,
-        message=payload.message,
-        title=payload.title,
-        severity=payload.severity,
-        channels=channels,
-        source="api",
-        created_by_id=user_id,
-        commit=key is None,
-    )
-    if key is None:
-        return record.id, True
-    session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=digest, alert_id=record.id))
-    try:
-        await session.commit()
-    except IntegrityError:  # a concurrent request with the same key committed first
-        await session.rollback()
-        existing = await idempotency.find(session, user_id, key)
-        if existing is None:
-            raise
-        idempotency.check_same_body(existing, digest)
-        return existing.alert_id, False
-    return record.id, True
-
-
 LOCATION: dict[str, Header] = {
     "Location": {"description": "The alert's URL.", "schema": {"type": "string"}}
 }
@@ -147,14 +112,18 @@ async def create_alert(data: AlertIn) -> ResponseReturnValue:
     """
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     channels = alert_channels(data)
-    digest = idempotency.body_digest(await request.get_json())
     session = db_session()
-    existing = await idempotency.find(session, g.user.id, key) if key else None
-    if existing is not None:
-        idempotency.check_same_body(existing, digest)
-        alert_id, created = existing.alert_id, False
-    else:
-        alert_id, created = await store_alert(data, channels, key, digest)
+    alert_id, created = await idempotency.record_alert_once(
+        session,
+        user_id=g.user.id,
+        key=key,
+        digest=idempotency.body_digest(await request.get_json()),
+        message=data.message,
+        title=data.title,
+        severity=data.severity,
+        channels=channels,
+        source="api",
+    )
     if created:
         get_dispatcher().notify()
     status = 202 if created else 200
