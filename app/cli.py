@@ -12,12 +12,13 @@ from typing import TypeVar
 
 import click
 from quart import Quart
+from quart.cli import ScriptInfo, pass_script_info
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import idempotency
 from app.alerts import UnknownChannelError, record_alert
-from app.auth import MIN_PASSWORD, create_token, create_user
+from app.auth import MIN_PASSWORD, create_token, create_user, user_named
 from app.db import Database, get_db
 from app.dispatch import get_dispatcher
 from app.models import FINAL_STATUSES, AlertRecord, Delivery, User, utcnow
@@ -65,104 +66,6 @@ async def ensure_admin(database: Database, password: str | None) -> None:
         click.echo(f"Created user '{ADMIN_USERNAME}' with the password in HERALD_ADMIN_PASSWORD.")
 
 
-def init_app(app: Quart) -> None:
-    """Register the commands on ``app.cli``."""
-
-    @app.cli.command("migrate")
-    def migrate() -> None:
-        """Apply the database migrations; create 'admin' on a fresh database."""
-
-        async def work(database: Database) -> None:
-            await database.migrate()
-            click.echo(f"Database is up to date: {database.url.render_as_string()}")
-            await ensure_admin(database, app.config.get("ADMIN_PASSWORD"))
-
-        run(app, work)
-
-    app.cli.command("vapid-keys")(vapid_keys_command)
-
-    @app.cli.command("purge")
-    @click.option(
-        "--older-than", "older_than", required=True, type=parse_duration, help="e.g. 30d, 12h"
-    )
-    def purge(older_than: timedelta) -> None:
-        """Delete alerts (and their deliveries) older than the given age."""
-
-        async def work(database: Database) -> tuple[int, int, int]:
-            return await purge_alerts(database, older_than)
-
-        alerts, deliveries, kept = run(app, work)
-        click.echo(f"Deleted {alerts} alert(s) and {deliveries} delivery record(s).")
-        if kept:
-            click.echo(f"Kept {kept} old alert(s) whose deliveries are not finished yet.")
-
-    @app.cli.command("create-user")
-    @click.argument("name")
-    @click.option("--admin", is_flag=True, help="Make the user an administrator.")
-    def create_user_command(name: str, admin: bool) -> None:
-        """Create a dashboard user; the password is prompted for (or read from stdin)."""
-        password = read_password(f"Password for {name}")
-
-        async def work(database: Database) -> None:
-            async with database.session() as session:
-                await create_user(session, name, password, is_admin=admin)
-
-        try:
-            run(app, work)
-        except IntegrityError:
-            raise click.ClickException(f"a user named {name!r} already exists") from None
-        click.echo(f"Created {'administrator' if admin else 'user'} {name!r}.")
-
-    @app.cli.command("create-token")
-    @click.argument("name")
-    @click.option("--label", default="", help="What the token is for.")
-    def create_token_command(name: str, label: str) -> None:
-        """Create an API token for user NAME and print it once."""
-
-        async def work(database: Database) -> str:
-            async with database.session() as session:
-                user = await session.scalar(select(User).where(User.username == name))
-                if user is None:
-                    raise click.ClickException(f"there is no user named {name!r}")
-                return await create_token(session, user, label)
-
-        click.echo(run(app, work))
-
-    @app.cli.command("send-alert")
-    @click.argument("message")
-    @click.option("--title", default="", help="A one-line title.")
-    @click.option("--severity", type=click.Choice(SEVERITIES), default="info")
-    @click.option("--channel", "channel_names", multiple=True, help="Repeat for several.")
-    def send_alert(message: str, title: str, severity: str, channel_names: tuple[str, ...]) -> None:
-        """Send an alert now and print each channel's result."""
-
-        async def work(database: Database) -> list[tuple[str, str, str, str]]:
-            dispatcher = get_dispatcher(app)
-            try:
-                channels = dispatcher.channels_for(severity, channel_names or None)
-            except UnknownChannelError as error:
-                raise click.ClickException(str(error)) from None
-            async with database.session() as session:
-                record = await record_alert(
-                    session,
-                    message=message,
-                    title=title,
-                    severity=severity,
-                    channels=channels,
-                    source="cli",
-                )
-            async with dispatcher.running():
-                outcomes = await dispatcher.dispatch_alert(record.id)
-            return [
-                (o.channel, o.status, f"{o.latency_ms:.0f} ms", o.error or "") for o in outcomes
-            ]
-
-        rows = run(app, work)
-        click.echo(format_table(("channel", "status", "latency", "error"), rows))
-        if any(status != "sent" for _, status, _, _ in rows):
-            sys.exit(1)
-
-
 DURATION = re.compile(r"(\d+)([smhdw])")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -173,6 +76,134 @@ def parse_duration(value: str) -> timedelta:
     if match is None or int(match.group(1)) == 0:
         raise click.BadParameter("use a number and a unit, such as 30d, 12h, 90m or 2w")
     return timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+
+
+@click.command("migrate")
+@pass_script_info
+def migrate(info: ScriptInfo) -> None:
+    """Apply the database migrations; create 'admin' on a fresh database."""
+    app = info.load_app()
+
+    async def work(database: Database) -> None:
+        await database.migrate()
+        click.echo(f"Database is up to date: {database.url.render_as_string()}")
+        await ensure_admin(database, app.config.get("ADMIN_PASSWORD"))
+
+    run(app, work)
+
+
+@click.command("purge")
+@click.option(
+    "--older-than", "older_than", required=True, type=parse_duration, help="e.g. 30d, 12h"
+)
+@pass_script_info
+def purge(info: ScriptInfo, older_than: timedelta) -> None:
+    """Delete alerts (and their deliveries) older than the given age."""
+
+    async def work(database: Database) -> tuple[int, int, int]:
+        return await purge_alerts(database, older_than)
+
+    alerts, deliveries, kept = run(info.load_app(), work)
+    click.echo(f"Deleted {alerts} alert(s) and {deliveries} delivery record(s).")
+    if kept:
+        click.echo(f"Kept {kept} old alert(s) whose deliveries are not finished yet.")
+
+
+@click.command("create-user")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+@pass_script_info
+def create_user_command(info: ScriptInfo, name: str, admin: bool) -> None:
+    """Create a dashboard user; the password is prompted for (or read from stdin)."""
+    password = read_password(f"Password for {name}")
+
+    async def work(database: Database) -> None:
+        async with database.session() as session:
+            await create_user(session, name, password, is_admin=admin)
+
+    try:
+        run(info.load_app(), work)
+    except IntegrityError:
+        raise click.ClickException(f"a user named {name!r} already exists") from None
+    click.echo(f"Created {'administrator' if admin else 'user'} {name!r}.")
+
+
+@click.command("create-token")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+@pass_script_info
+def create_token_command(info: ScriptInfo, name: str, label: str) -> None:
+    """Create an API token for user NAME and print it once."""
+
+    async def work(database: Database) -> str:
+        async with database.session() as session:
+            user = await user_named(session, name)
+            if user is None:
+                raise click.ClickException(f"there is no user named {name!r}")
+            return await create_token(session, user, label)
+
+    click.echo(run(info.load_app(), work))
+
+
+@click.command("send-alert")
+@click.argument("message")
+@click.option("--title", default="", help="A one-line title.")
+@click.option("--severity", type=click.Choice(SEVERITIES), default="info")
+@click.option("--channel", "channel_names", multiple=True, help="Repeat for several.")
+@pass_script_info
+def send_alert(
+    info: ScriptInfo, message: str, title: str, severity: str, channel_names: tuple[str, ...]
+) -> None:
+    """Send an alert now and print each channel's result."""
+    app = info.load_app()
+
+    async def work(database: Database) -> list[tuple[str, str, str, str]]:
+        dispatcher = get_dispatcher(app)
+        try:
+            channels = dispatcher.channels_for(severity, channel_names or None)
+        except UnknownChannelError as error:
+            raise click.ClickException(str(error)) from None
+        async with database.session() as session:
+            record = await record_alert(
+                session,
+                message=message,
+                title=title,
+                severity=severity,
+                channels=channels,
+                source="cli",
+            )
+        async with dispatcher.running():
+            outcomes = await dispatcher.dispatch_alert(record.id)
+        return [(o.channel, o.status, f"{o.latency_ms:.0f} ms", o.error or "") for o in outcomes]
+
+    rows = run(app, work)
+    click.echo(format_table(("channel", "status", "latency", "error"), rows))
+    if any(status != "sent" for _, status, _, _ in rows):
+        sys.exit(1)
+
+
+@click.command("vapid-keys")
+def vapid_keys_command() -> None:
+    """Print a new VAPID key pair for the webpush channel."""
+    private, public = new_vapid_keys()
+    click.echo(f"HERALD_VAPID_PRIVATE_KEY={private}")
+    click.echo(f"# public key (browsers fetch it from /api/push/vapid-public-key): {public}")
+
+
+COMMANDS = (
+    migrate,
+    purge,
+    create_user_command,
+    create_token_command,
+    send_alert,
+    vapid_keys_command,
+)
+
+
+def init_app(app: Quart) -> None:
+    """Add Herald's commands to ``app.cli``."""
+    for command in COMMANDS:
+        app.cli.add_command(command)
 
 
 async def purge_alerts(database: Database, older_than: timedelta) -> tuple[int, int, int]:
@@ -193,13 +224,6 @@ async def purge_alerts(database: Database, older_than: timedelta) -> tuple[int, 
         await idempotency.purge_expired(session)
         await session.commit()
     return int(alerts.rowcount or 0), int(deliveries.rowcount or 0), int(kept or 0)  # type: ignore[attr-defined]
-
-
-def vapid_keys_command() -> None:
-    """Print a new VAPID key pair for the webpush channel."""
-    private, public = new_vapid_keys()
-    click.echo(f"HERALD_VAPID_PRIVATE_KEY={private}")
-    click.echo(f"# public key (browsers fetch it from /api/push/vapid-public-key): {public}")
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
