@@ -45,17 +45,13 @@ from typing import Any
 
 import httpx
 from quart import Quart, current_app
-from sqlalchemy import and_, case, func, or_, select, update
-from sqlalchemy.orm import raiseload
-from sqlalchemy.sql.elements import ColumnElement
 
 import config as settings
 from app.alerts import choose_channels
 from app.db import Database, get_db
+from app.deliveries import Claim, DeliveryQueue
 from app.models import (
     FINAL_STATUSES,
-    AlertRecord,
-    Delivery,
     DeliveryAttempt,
     DeliveryStatus,
     utcnow,
@@ -88,16 +84,6 @@ class RetryPolicy:
             return min(max(retry_after, 0.0), self.max_delay)
         ceiling = min(self.max_delay, self.base * 2 ** (attempt - 1))
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A delivery this process holds the lease on."""
-
-    delivery_id: int
-    alert_id: int
-    channel: str
-    attempt: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +125,6 @@ def provider_client(timeout: float) -> httpx.AsyncClient:
     )
 
 
-def due_condition(now: Any) -> ColumnElement[bool]:
-    """Deliveries that may be sent now: queued and due, or held by a lease that expired."""
-    queued = Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
-    due = or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
-    abandoned = and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now)
-    return or_(and_(queued, due), abandoned)
-
-
 class Dispatcher:
     """Claims due deliveries, sends them, records the outcomes; one per serving process."""
 
@@ -176,6 +154,7 @@ class Dispatcher:
         self.max_concurrent = max_concurrent
         self.poll_interval = poll_interval
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.queue = DeliveryQueue(database, self.worker_id, self.lease)
         # Called with (channel, status, latency in ms) after every attempt: the metrics listen.
         self.on_outcome: list[Callable[[str, str, float], None]] = []
         self._wakeup = asyncio.Event()
@@ -275,7 +254,7 @@ class Dispatcher:
                     await self._wakeup.wait()
 
     async def _start_all(self, claims: Sequence[Claim]) -> None:
-        alerts = await self._alerts({c.alert_id for c in claims})
+        alerts = await self.queue.alerts({c.alert_id for c in claims})
         by_alert: dict[int, list[Claim]] = {}
         for claim in claims:
             by_alert.setdefault(claim.alert_id, []).append(claim)
@@ -304,32 +283,11 @@ class Dispatcher:
             self._wakeup.set()  # a slot is free
 
     async def _claim(self, limit: int, alert_id: int | None = None) -> list[Claim]:
-        now = utcnow()
-        due = select(Delivery.id).where(due_condition(now))
-        if alert_id is not None:
-            due = due.where(Delivery.alert_id == alert_id)
-        due = due.order_by(Delivery.id).limit(limit).with_for_update(skip_locked=True)
-        statement = (
-            update(Delivery)
-            .where(Delivery.id.in_(due.scalar_subquery()))
-            .values(
-                status=DeliveryStatus.SENDING,
-                claimed_by=self.worker_id,
-                lease_until=now + self.lease,
-                attempts=Delivery.attempts + 1,
-                started_at=now,
-                next_attempt_at=None,
-            )
-            .returning(Delivery.id, Delivery.alert_id, Delivery.channel, Delivery.attempts)
-            .execution_options(synchronize_session=False)
-        )
-        async with self.database.session() as session:
-            rows = (await session.execute(statement)).all()
-            await session.commit()
-        if rows:
+        until = utcnow() + self.lease  # taken first: no later than the database's lease_until
+        claims = await self.queue.claim(limit, alert_id)
+        if claims:
             self._made_progress()  # the claimed deliveries are now "sending"
-        claims = [Claim(*row) for row in rows]
-        self._leases.update((claim.delivery_id, now + self.lease) for claim in claims)
+        self._leases.update((claim.delivery_id, until) for claim in claims)
         return claims
 
     # -- leases ------------------------------------------------------------------------------
@@ -346,24 +304,9 @@ class Dispatcher:
     async def renew_leases(self, delivery_ids: set[int]) -> set[int]:
         """Extend this process's leases on ``delivery_ids`` that it still holds; return the
         ids whose lease it holds (the others were claimed by another process meanwhile)."""
-        if not delivery_ids:
-            return set()
-        now = utcnow()
-        statement = (
-            update(Delivery)
-            .where(
-                Delivery.id.in_(delivery_ids),
-                Delivery.claimed_by == self.worker_id,
-                Delivery.status == DeliveryStatus.SENDING,  # a lapsed lease no one took is ours
-            )
-            .values(lease_until=now + self.lease)
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        )
-        async with self.database.session() as session:
-            held = set((await session.scalars(statement)).all())
-            await session.commit()
-        self._leases.update((delivery_id, now + self.lease) for delivery_id in held)
+        until = utcnow() + self.lease
+        held = await self.queue.renew(delivery_ids, until)
+        self._leases.update((delivery_id, until) for delivery_id in held)
         return held
 
     async def _lease_covers_send(self, claim: Claim) -> bool:
@@ -373,19 +316,6 @@ class Dispatcher:
         if until is not None and until - utcnow() >= self.lease_needed:
             return True
         return claim.delivery_id in await self.renew_leases({claim.delivery_id})
-
-    async def _alerts(self, ids: set[int]) -> dict[int, Alert]:
-        if not ids:
-            return {}
-        # the alerts alone: their deliveries are what is being sent, and not needed here
-        statement = (
-            select(AlertRecord)
-            .where(AlertRecord.id.in_(ids))
-            .options(raiseload(AlertRecord.deliveries))
-        )
-        async with self.database.session() as session:
-            records = await session.scalars(statement)
-            return {record.id: record.to_alert() for record in records}
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -448,17 +378,7 @@ class Dispatcher:
         return DeliveryOutcome(claim.channel, status, message, latency_ms, claim.attempt)
 
     async def _record(self, claim: Claim, attempt: DeliveryAttempt, **values: Any) -> None:
-        """The delivery's new state and the attempt's history row, in one transaction."""
-        statement = (
-            update(Delivery)
-            .where(Delivery.id == claim.delivery_id, Delivery.claimed_by == self.worker_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        async with self.database.session() as session:
-            await session.execute(statement)
-            session.add(attempt)
-            await session.commit()
+        await self.queue.record(claim, attempt, **values)
         self._made_progress()
 
     def _made_progress(self) -> None:
@@ -472,23 +392,7 @@ class Dispatcher:
 
     async def _release_leases(self) -> None:
         """Give back what this process claimed but did not finish, as it was before."""
-        statement = (
-            update(Delivery)
-            .where(Delivery.claimed_by == self.worker_id, Delivery.status == DeliveryStatus.SENDING)
-            .values(
-                status=case(
-                    (Delivery.attempts > 1, DeliveryStatus.RETRYING), else_=DeliveryStatus.PENDING
-                ),
-                attempts=Delivery.attempts - 1,
-                claimed_by=None,
-                lease_until=None,
-                next_attempt_at=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        async with self.database.session() as session:
-            released = (await session.execute(statement)).rowcount  # type: ignore[attr-defined]
-            await session.commit()
+        released = await self.queue.release()
         if released:
             logger.info("released %s unfinished deliveries for the next start", released)
 
@@ -499,34 +403,15 @@ class Dispatcher:
         finals: dict[int, DeliveryOutcome] = {}  # by delivery id: the order they were created
         while True:
             claims = await self._claim(self.max_concurrent, alert_id=alert_id)
-            alerts = await self._alerts({alert_id}) if claims else {}
+            alerts = await self.queue.alerts({alert_id}) if claims else {}
             outcomes = await asyncio.gather(*(self._process(alerts[alert_id], c) for c in claims))
             for claim, outcome in zip(claims, outcomes, strict=True):
                 if outcome.status in FINAL_STATUSES:
                     finals[claim.delivery_id] = outcome
-            waiting = await self._next_attempt(alert_id)
+            waiting = await self.queue.next_attempt_in(alert_id)
             if waiting is None:
                 return [finals[key] for key in sorted(finals)]
             await asyncio.sleep(waiting)
-
-    async def _next_attempt(self, alert_id: int) -> float | None:
-        """Seconds until the alert's next retry is due; None when nothing is left to send."""
-        async with self.database.session() as session:
-            pending = (
-                await session.execute(
-                    select(func.count(), func.min(Delivery.next_attempt_at)).where(
-                        Delivery.alert_id == alert_id, Delivery.status.not_in(FINAL_STATUSES)
-                    )
-                )
-            ).one()
-        count, due = pending
-        if not count:
-            return None
-        if due is None:
-            return 0.0
-        if due.tzinfo is None:
-            due = due.replace(tzinfo=utcnow().tzinfo)
-        return max(0.0, (due - utcnow()).total_seconds())
 
     async def wait_for_alert(self, alert_id: int, seconds: float) -> bool:
         """Wait up to ``seconds`` until every delivery of the alert is sent or failed, by this
@@ -534,7 +419,7 @@ class Dispatcher:
         deadline = time.monotonic() + seconds
         while True:
             change = self.next_change()
-            if await self._next_attempt(alert_id) is None:
+            if await self.queue.next_attempt_in(alert_id) is None:
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:

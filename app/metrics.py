@@ -17,7 +17,8 @@ from quart import Quart, Response, current_app, request
 from sqlalchemy import func, select
 
 from app.db import get_db
-from app.dispatch import due_condition, get_dispatcher
+from app.deliveries import due_condition
+from app.dispatch import get_dispatcher
 from app.models import FINAL_STATUSES, AlertRecord, Delivery, utcnow
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)

@@ -11,9 +11,9 @@ import pytest
 from quart import Quart
 from sqlalchemy import update
 
-from app import create_app
 from app.alerts import get_alert, record_alert
 from app.db import get_db
+from app.deliveries import DeliveryQueue
 from app.dispatch import get_dispatcher
 from app.models import Delivery, DeliveryStatus, utcnow
 from tests.conftest import migrated_app
@@ -173,10 +173,9 @@ async def test_a_live_lease_is_left_alone(app: Quart) -> None:
 async def test_two_workers_never_claim_the_same_delivery(app: Quart) -> None:
     for _ in range(30):
         await new_alert(app, ["recording", "failing"])
-    first, second = get_dispatcher(app), create_app(app.config, env="testing")
-    other = get_dispatcher(second)
-    other.database = first.database  # the same database, a different worker id
-    claims = await asyncio.gather(*(w._claim(7) for w in (first, other) for _ in range(5)))
+    database, lease = get_db(app), timedelta(seconds=30)
+    workers = [DeliveryQueue(database, name, lease) for name in ("first", "second")]
+    claims = await asyncio.gather(*(w.claim(7) for w in workers for _ in range(5)))
     ids = [c.delivery_id for batch in claims for c in batch]
     assert len(ids) == len(set(ids)) == 60
 

@@ -1,0 +1,175 @@
+"""The delivery table as a queue: every statement the dispatcher runs on it, and nothing else.
+
+A :class:`DeliveryQueue` belongs to one worker (one serving process, or the CLI). It claims
+due deliveries under a lease, renews and releases that worker's leases, records each
+attempt's outcome with its history row, and answers when an alert's next retry is due. It
+knows nothing of events, tasks or channels: ``app/dispatch.py`` decides when to call it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import raiseload
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.db import Database
+from app.models import (
+    FINAL_STATUSES,
+    AlertRecord,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    utcnow,
+)
+from channels.base import Alert
+
+logger = logging.getLogger("herald.dispatch")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery a worker holds the lease on."""
+
+    delivery_id: int
+    alert_id: int
+    channel: str
+    attempt: int
+
+
+def due_condition(now: datetime) -> ColumnElement[bool]:
+    """Deliveries that may be sent now: queued and due, or held by a lease that expired."""
+    queued = Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
+    due = or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
+    abandoned = and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now)
+    return or_(and_(queued, due), abandoned)
+
+
+class DeliveryQueue:
+    """The delivery table seen by one worker, ``worker_id``, whose leases last ``lease``."""
+
+    def __init__(self, database: Database, worker_id: str, lease: timedelta) -> None:
+        self.database = database
+        self.worker_id = worker_id
+        self.lease = lease
+
+    async def claim(self, limit: int, alert_id: int | None = None) -> list[Claim]:
+        """Claim up to ``limit`` due deliveries (of one alert, if given) until ``now + lease``:
+        one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``."""
+        now = utcnow()
+        due = select(Delivery.id).where(due_condition(now))
+        if alert_id is not None:
+            due = due.where(Delivery.alert_id == alert_id)
+        due = due.order_by(Delivery.id).limit(limit).with_for_update(skip_locked=True)
+        statement = (
+            update(Delivery)
+            .where(Delivery.id.in_(due.scalar_subquery()))
+            .values(
+                status=DeliveryStatus.SENDING,
+                claimed_by=self.worker_id,
+                lease_until=now + self.lease,
+                attempts=Delivery.attempts + 1,
+                started_at=now,
+                next_attempt_at=None,
+            )
+            .returning(Delivery.id, Delivery.alert_id, Delivery.channel, Delivery.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.database.session() as session:
+            rows = (await session.execute(statement)).all()
+            await session.commit()
+        return [Claim(*row) for row in rows]
+
+    async def renew(self, delivery_ids: Iterable[int], until: datetime) -> set[int]:
+        """Extend this worker's leases on ``delivery_ids`` to ``until``; return the ids whose
+        lease it holds (the others were claimed by another worker meanwhile)."""
+        ids = set(delivery_ids)
+        if not ids:
+            return set()
+        statement = (
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids),
+                Delivery.claimed_by == self.worker_id,
+                Delivery.status == DeliveryStatus.SENDING,  # a lapsed lease no one took is ours
+            )
+            .values(lease_until=until)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.database.session() as session:
+            held = set((await session.scalars(statement)).all())
+            await session.commit()
+        return held
+
+    async def record(self, claim: Claim, attempt: DeliveryAttempt, **values: Any) -> None:
+        """The delivery's new state and the attempt's history row, in one transaction."""
+        statement = (
+            update(Delivery)
+            .where(Delivery.id == claim.delivery_id, Delivery.claimed_by == self.worker_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.database.session() as session:
+            await session.execute(statement)
+            session.add(attempt)
+            await session.commit()
+
+    async def release(self) -> int:
+        """Give back what this worker claimed but did not finish, as it was before; return
+        how many deliveries that was."""
+        statement = (
+            update(Delivery)
+            .where(Delivery.claimed_by == self.worker_id, Delivery.status == DeliveryStatus.SENDING)
+            .values(
+                status=case(
+                    (Delivery.attempts > 1, DeliveryStatus.RETRYING), else_=DeliveryStatus.PENDING
+                ),
+                attempts=Delivery.attempts - 1,
+                claimed_by=None,
+                lease_until=None,
+                next_attempt_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        async with self.database.session() as session:
+            released = int((await session.execute(statement)).rowcount or 0)  # type: ignore[attr-defined]
+            await session.commit()
+        return released
+
+    async def alerts(self, ids: set[int]) -> dict[int, Alert]:
+        """The alerts with these ids, as the channels receive them."""
+        if not ids:
+            return {}
+        # the alerts alone: their deliveries are what is being sent, and not needed here
+        statement = (
+            select(AlertRecord)
+            .where(AlertRecord.id.in_(ids))
+            .options(raiseload(AlertRecord.deliveries))
+        )
+        async with self.database.session() as session:
+            records = await session.scalars(statement)
+            return {record.id: record.to_alert() for record in records}
+
+    async def next_attempt_in(self, alert_id: int) -> float | None:
+        """Seconds until the alert's next retry is due; None when nothing is left to send."""
+        async with self.database.session() as session:
+            count, due = (
+                await session.execute(
+                    select(func.count(), func.min(Delivery.next_attempt_at)).where(
+                        Delivery.alert_id == alert_id, Delivery.status.not_in(FINAL_STATUSES)
+                    )
+                )
+            ).one()
+        if not count:
+            return None
+        if due is None:
+            return 0.0
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=utcnow().tzinfo)
+        return max(0.0, (due - utcnow()).total_seconds())
