@@ -14,6 +14,7 @@ from app import (
     admin,
     api,
     auth,
+    channelset,
     cli,
     db,
     dispatch,
@@ -44,9 +45,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     logs.configure(app.config["LOG_LEVEL"])
     logging.getLogger("herald").debug("settings: %s", settings.masked(app.config))
 
-    channels = build_channels(app.config)
     ids.init_app(app)  # before any blueprint adds a route that uses <id:...>
     db.init_app(app)
+    channels = channelset.init_app(app, build_channels(app.config))
     dispatch.init_app(app, channels)
     live.init_app(app)
     metrics.init_app(app)

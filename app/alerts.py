@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.models import AlertRecord, Delivery, DeliveryStatus
+
+if TYPE_CHECKING:
+    from app.channelset import ChannelSet
 
 
 class UnknownChannelError(ValueError):
@@ -24,6 +27,16 @@ class UnknownChannelError(ValueError):
             f"unknown channel(s): {', '.join(self.unknown)}; "
             f"configured channels: {', '.join(self.known)}"
         )
+
+
+def channels_for(
+    channels: ChannelSet, severity: str, requested: Iterable[str] | None = None
+) -> list[str]:
+    """The channels an alert goes to: ``requested`` (checked) if given, else the severity's
+    route, else every configured channel."""
+    if requested is None and severity in channels.routes:
+        requested = channels.routes[severity]
+    return choose_channels(requested, channels)
 
 
 def choose_channels(requested: Iterable[str] | None, configured: Iterable[str]) -> list[str]:

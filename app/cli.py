@@ -17,8 +17,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import idempotency
-from app.alerts import UnknownChannelError, record_alert
+from app.alerts import UnknownChannelError, channels_for, record_alert
 from app.auth import MIN_PASSWORD, create_token, create_user, user_named
+from app.channelset import get_channels
 from app.db import Database, get_db
 from app.dispatch import get_dispatcher
 from app.models import FINAL_STATUSES, AlertRecord, Delivery, User, utcnow
@@ -160,7 +161,7 @@ def send_alert(
     async def work(database: Database) -> list[tuple[str, str, str, str]]:
         dispatcher = get_dispatcher(app)
         try:
-            channels = dispatcher.channels_for(severity, channel_names or None)
+            channels = channels_for(get_channels(app), severity, channel_names or None)
         except UnknownChannelError as error:
             raise click.ClickException(str(error)) from None
         async with database.session() as session:

@@ -34,8 +34,6 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Callable,
-    Iterable,
-    Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager, suppress
@@ -43,11 +41,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from quart import Quart, current_app
 
-import config as settings
-from app.alerts import choose_channels
+from app.channelset import ChannelSet
 from app.db import Database, get_db
 from app.deliveries import Claim, DeliveryQueue
 from app.models import (
@@ -56,18 +52,13 @@ from app.models import (
     DeliveryStatus,
     utcnow,
 )
-from app.push import DatabasePushStore
 from channels.base import (
     Alert,
-    Channel,
-    ChannelContext,
     Receipt,
     TransientDeliveryError,
 )
 
 logger = logging.getLogger("herald.dispatch")
-USER_AGENT = "Herald/0.1 (+alert gateway)"
-KEEPALIVE_EXPIRY = 2.0  # seconds a connection to a provider may sit idle and still be used
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,32 +101,16 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, TransientDeliveryError | TimeoutError)
 
 
-def provider_client(timeout: float) -> httpx.AsyncClient:
-    """The HTTP client every channel shares, for the life of the process."""
-    return httpx.AsyncClient(
-        timeout=timeout,
-        # answers are read only in part (channels/http.py): no compression to undo
-        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-        follow_redirects=False,
-        # A POST on a kept-alive connection that the provider closes as idle at that very
-        # moment fails after the provider may have taken it, and its retry is a repeat.
-        # Servers close idle connections after 5 s or more (hypercorn, Node): never reuse
-        # one that has been idle longer than this.
-        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
-    )
-
-
 class Dispatcher:
     """Claims due deliveries, sends them, records the outcomes; one per serving process."""
 
     def __init__(
         self,
         database: Database,
-        channels: Mapping[str, Channel],
+        channels: ChannelSet,
         *,
         timeout: float,
         retry: RetryPolicy,
-        routes: Mapping[str, list[str]] | None = None,
         lease_seconds: float = 30.0,
         max_concurrent: int = 100,
         poll_interval: float = 1.0,
@@ -144,7 +119,6 @@ class Dispatcher:
         self.channels = channels
         self.timeout = timeout
         self.retry = retry
-        self.routes = routes or {}
         self.lease = timedelta(seconds=lease_seconds)
         # What a lease must still have left when a send starts (see the module docstring).
         self.lease_needed = timedelta(
@@ -164,30 +138,16 @@ class Dispatcher:
         self._loop: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
         self._stopping = False
-        self._http: httpx.AsyncClient | None = None
-
-    # -- routing ---------------------------------------------------------------------------
-
-    def channels_for(self, severity: str, requested: Iterable[str] | None = None) -> list[str]:
-        """The channels an alert goes to: ``requested`` if given, else the severity's route."""
-        if requested is None and severity in self.routes:
-            requested = self.routes[severity]
-        return choose_channels(requested, self.channels)
 
     # -- life cycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the shared HTTP client and hand it, with the other resources, to the channels."""
-        self._http = provider_client(self.timeout)
-        store = DatabasePushStore(self.database)
-        for channel in self.channels.values():
-            channel.bind(ChannelContext(http=self._http, push_subscriptions=store))
+        """Give the channels their shared resources (the HTTP client)."""
+        await self.channels.open(self.database)
 
     async def close(self) -> None:
-        """Close the shared HTTP client."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """Close the channels' shared resources."""
+        await self.channels.close()
 
     async def start(self) -> None:
         """Open the resources and start claiming in the background."""
@@ -441,21 +401,8 @@ def get_dispatcher(app: Quart | None = None) -> Dispatcher:
     return dispatcher
 
 
-def check_routes(routes: Mapping[str, list[str]] | None, channels: Mapping[str, Channel]) -> None:
-    """Every channel a route names must be configured."""
-    for severity, names in (routes or {}).items():
-        unknown = [name for name in names if name not in channels]
-        if unknown:
-            known = ", ".join(channels)
-            raise settings.ConfigError(
-                f"ROUTES: {severity!r} names unknown channel(s) {', '.join(unknown)}; "
-                f"configured: {known}"
-            )
-
-
-def init_app(app: Quart, channels: Mapping[str, Channel]) -> None:
+def init_app(app: Quart, channels: ChannelSet) -> None:
     """Attach a dispatcher for ``channels``; it claims work while the app serves."""
-    check_routes(app.config["ROUTES"], channels)
     config = app.config
     dispatcher = Dispatcher(
         get_db(app),
@@ -466,7 +413,6 @@ def init_app(app: Quart, channels: Mapping[str, Channel]) -> None:
             max_delay=float(config["RETRY_MAX_DELAY"]),
             max_attempts=int(config["RETRY_MAX_ATTEMPTS"]),
         ),
-        routes=config["ROUTES"],
         lease_seconds=float(config["LEASE_SECONDS"]),
         max_concurrent=int(config["MAX_CONCURRENT_DELIVERIES"]),
         poll_interval=float(config["DISPATCH_POLL_INTERVAL"]),

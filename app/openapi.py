@@ -102,7 +102,7 @@ class ApiOnlyProvider(OpenAPIProvider):
         """The document, completed where quart-schema cannot know: request bodies are
         required, DELETE answers 204, and the channel names this deployment accepts."""
         document: dict[str, Any] = super().schema()
-        channels = list(self._app.extensions["herald.dispatcher"].channels)
+        channels = list(self._app.extensions["herald.channels"])  # a proxy to the app
         components = document["components"]["schemas"]
         for path in document["paths"].values():
             for method, operation in path.items():

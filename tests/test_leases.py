@@ -16,6 +16,7 @@ from quart import Quart
 from sqlalchemy import select
 
 from app.alerts import get_alert, record_alert
+from app.channelset import ChannelSet
 from app.db import Database, get_db
 from app.dispatch import Dispatcher, RetryPolicy
 from app.models import Delivery, utcnow
@@ -37,7 +38,7 @@ def dispatcher(database: Database, *, lease: float, timeout: float, **config: An
     channel = GatedChannel(config) if "GATE" in config else RecordingChannel(config)
     return Dispatcher(
         database,
-        {"recording": channel},
+        ChannelSet({"recording": channel}),
         timeout=timeout,
         retry=RetryPolicy(),
         lease_seconds=lease,

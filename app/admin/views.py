@@ -11,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app import auth
 from app.admin import bp
+from app.alerts import channels_for
+from app.channelset import get_channels
 from app.db import db_session
 from app.dispatch import describe_error, get_dispatcher
 from app.models import User, utcnow
@@ -28,14 +30,14 @@ class ChannelRow:
 
 def channel_rows() -> list[ChannelRow]:
     """Every configured channel, with its class and the severities routed to it."""
-    dispatcher = get_dispatcher()
+    channels = get_channels()
     return [
         ChannelRow(
             name,
-            f"{type(channel).__module__}.{type(channel).__qualname__}",
-            [s for s in SEVERITIES if name in dispatcher.channels_for(s)],
+            channels.class_path(name),
+            [s for s in SEVERITIES if name in channels_for(channels, s)],
         )
-        for name, channel in dispatcher.channels.items()
+        for name in channels
     ]
 
 
@@ -67,7 +69,7 @@ async def index() -> ResponseReturnValue:
 async def test_channel(name: str) -> ResponseReturnValue:
     """Send a test alert on one channel now and tell how it went; nothing is recorded."""
     dispatcher = get_dispatcher()
-    if name not in dispatcher.channels:
+    if name not in get_channels():
         abort(404, f"There is no channel {name}.")
     alert = Alert(
         id=0,

@@ -7,8 +7,8 @@ from quart.typing import ResponseReturnValue
 from quart_schema import validate_request, validate_response
 
 from app.api import bp
+from app.channelset import get_channels
 from app.db import db_session
-from app.dispatch import get_dispatcher
 from app.models import PushSubscriptionRecord
 from app.openapi import document_errors, document_headers
 from app.push import save_subscription
@@ -19,7 +19,7 @@ from channels.webpush import WebPushChannel
 
 def webpush_channel() -> WebPushChannel:
     """The configured webpush channel; 404 when there is none."""
-    for channel in get_dispatcher().channels.values():
+    for channel in get_channels().values():
         if isinstance(channel, WebPushChannel):
             return channel
     abort(404, "Web Push is not configured on this Herald (add channels.webpush.WebPushChannel).")

@@ -17,10 +17,12 @@ from app import idempotency
 from app.alerts import (
     UnknownChannelError,
     alert_json,
+    channels_for,
     get_alert,
     recent_alerts,
 )
 from app.api import bp
+from app.channelset import get_channels
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.errors import InvalidInput
@@ -65,7 +67,7 @@ async def require_json_body() -> None:
 def alert_channels(payload: AlertIn) -> list[str]:
     """The channels the alert goes to; 422 listing the configured ones for unknown names."""
     try:
-        return get_dispatcher().channels_for(payload.severity, payload.channels)
+        return channels_for(get_channels(), payload.severity, payload.channels)
     except UnknownChannelError as error:
         raise InvalidInput(f"{str(error).capitalize()}.", {"channels": str(error)}) from None
 
@@ -167,10 +169,5 @@ async def list_alerts(query_args: AlertQuery) -> ResponseReturnValue:
 @document_errors()
 async def list_channels() -> ResponseReturnValue:
     """The configured channels."""
-    channels = get_dispatcher().channels
-    return {
-        "channels": [
-            {"name": name, "class": f"{type(ch).__module__}.{type(ch).__qualname__}"}
-            for name, ch in channels.items()
-        ]
-    }
+    channels = get_channels()
+    return {"channels": [{"name": name, "class": channels.class_path(name)} for name in channels]}

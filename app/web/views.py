@@ -24,6 +24,7 @@ from quart_rate_limiter import rate_limit
 from app.alerts import (
     AlertFilter,
     UnknownChannelError,
+    channels_for,
     get_alert_with_history,
     recent_alerts,
     record_alert,
@@ -34,6 +35,7 @@ from app.auth import (
     end_sessions,
     start_session,
 )
+from app.channelset import get_channels
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.ids import parse_id
@@ -97,7 +99,7 @@ def history_filter() -> tuple[AlertFilter, int | None]:
     where = AlertFilter(
         severity=one_of("severity", SEVERITIES),
         status=one_of("status", STATUSES),
-        channel=one_of("channel", get_dispatcher().channels),
+        channel=one_of("channel", get_channels()),
         text=args.get("q", "").strip()[:200],
     )
     return where, parse_id(args.get("before", ""))
@@ -108,7 +110,7 @@ async def render_dashboard(
 ) -> str:
     where, before = history_filter()
     alerts = await recent_alerts(db_session(), limit=RECENT_ALERTS, before=before, where=where)
-    channels = get_dispatcher().channels
+    channels = get_channels()
     older = alerts[-1].id if len(alerts) == RECENT_ALERTS else None
     return await render_template(
         "web/dashboard.html",
@@ -151,7 +153,7 @@ async def send_alert() -> ResponseReturnValue:
     try:
         # no box ticked: the channels ROUTES gives the severity (by default, all of them)
         payload = AlertIn.model_validate({**values, "channels": values["channels"] or None})
-        channels = get_dispatcher().channels_for(payload.severity, payload.channels)
+        channels = channels_for(get_channels(), payload.severity, payload.channels)
     except ValidationError as error:
         return await render_dashboard(values, field_errors(error)), 422
     except UnknownChannelError as error:
@@ -184,7 +186,7 @@ async def alert_detail(alert_id: int) -> ResponseReturnValue:
 async def stats() -> ResponseReturnValue:
     """Each channel's success rate and latency over the last 24 hours, charted."""
     since = utcnow() - WINDOW
-    figures = await channel_stats(db_session(), get_dispatcher().channels, since)
+    figures = await channel_stats(db_session(), get_channels(), since)
     return await render_template(
         "web/stats.html", stats=figures, panels=panels(figures), since=since
     )

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from quart import Quart, request
 
-from app.dispatch import KEEPALIVE_EXPIRY, provider_client
+from app.channelset import KEEPALIVE_EXPIRY, provider_client
 from channels.base import (
     Alert,
     ChannelContext,
