@@ -169,7 +169,9 @@ async def test_pages_fit_a_phone_screen(context: BrowserContext) -> None:
 
 async def test_logging_in_and_sending_work_from_the_keyboard_alone(page: Page) -> None:
     await page.goto("/login")
-    await page.keyboard.type("alice")  # the username field has the focus
+    # the username field takes the focus by itself; typing before it has would go nowhere
+    await expect(page.get_by_label("Username")).to_be_focused()
+    await page.keyboard.type("alice")
     await page.keyboard.press("Tab")
     await page.keyboard.type(PASSWORD)
     await page.keyboard.press("Enter")
