@@ -8,7 +8,6 @@ knows nothing of events, tasks or channels: ``app/dispatch.py`` decides when to 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,8 +27,6 @@ from app.models import (
     utcnow,
 )
 from channels.base import Alert
-
-logger = logging.getLogger("herald.dispatch")
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,7 +239,6 @@ class Dispatcher:
             return await self._process(alert, claim)
         finally:
             self._sending.pop(claim.delivery_id, None)
-            self._leases.pop(claim.delivery_id, None)
             self._wakeup.set()  # a slot is free
 
     async def _claim(self, limit: int, alert_id: int | None = None) -> list[Claim]:
@@ -292,13 +291,18 @@ class Dispatcher:
             return None, error
 
     async def _process(self, alert: Alert, claim: Claim) -> DeliveryOutcome:
+        try:
+            return await self._attempt_under_lease(alert, claim)
+        finally:
+            self._leases.pop(claim.delivery_id, None)  # held no more, whatever happened
+
+    async def _attempt_under_lease(self, alert: Alert, claim: Claim) -> DeliveryOutcome:
         if not await self._lease_covers_send(claim):
             logger.warning(
                 "alert %s on %s: the lease lapsed before sending; another process has it",
                 alert.id,
                 claim.channel,
             )
-            self._leases.pop(claim.delivery_id, None)
             return DeliveryOutcome(claim.channel, DeliveryStatus.SENDING, None, 0.0, claim.attempt)
         started_at, started = utcnow(), time.perf_counter()
         receipt, error = await self.attempt(alert, claim.channel)

@@ -16,7 +16,6 @@ from channels.base import LINE_BREAKING
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _LINE_BREAKS = re.compile(f"[{LINE_BREAKING}]")
-_ALL_BUT_NEWLINE = re.compile(f"(?!\n)[{LINE_BREAKING}]")
 INDENT = "    "
 
 
@@ -46,7 +45,7 @@ class EscapingFormatter(logging.Formatter):
 
     @staticmethod
     def _indented(text: str) -> str:
-        return "\n".join(INDENT + _ALL_BUT_NEWLINE.sub(_escaped, line) for line in text.split("\n"))
+        return "\n".join(INDENT + escape(line) for line in text.split("\n"))
 
 
 def configure(level: str) -> None:

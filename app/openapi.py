@@ -55,6 +55,11 @@ def document_headers(
     return decorator
 
 
+def location(what: str) -> dict[str, Header]:
+    """The ``Location`` response header, pointing at ``what``."""
+    return {"Location": {"description": f"The {what}'s URL.", "schema": {"type": "string"}}}
+
+
 def hoisted(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
     """A model's inline schema moved into ``components`` (once) and referred to by ``$ref``:
     generated clients then make one class of it, however many answers use it."""

@@ -10,7 +10,7 @@ from app.api import bp
 from app.channelset import get_channels
 from app.db import db_session
 from app.models import PushSubscriptionRecord
-from app.openapi import document_errors, document_headers
+from app.openapi import document_errors, document_headers, location
 from app.push import save_subscription
 from app.schemas import SubscriptionIn, SubscriptionOut, VapidKeyOut
 from channels.base import PushSubscription
@@ -37,11 +37,7 @@ async def vapid_public_key() -> ResponseReturnValue:
 @validate_request(SubscriptionIn)
 @validate_response(SubscriptionOut, 201)
 @document_errors(400, 404, 413, 415, 422)
-@document_headers(
-    responses={
-        201: {"Location": {"description": "The subscription's URL.", "schema": {"type": "string"}}}
-    }
-)
+@document_headers(responses={201: location("subscription")})
 async def add_push_subscription(data: SubscriptionIn) -> ResponseReturnValue:
     """Store (or refresh) the current user's subscription; 201 with its id."""
     webpush_channel()

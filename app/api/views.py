@@ -26,7 +26,7 @@ from app.channelset import get_channels
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.errors import InvalidInput
-from app.openapi import Header, document_errors, document_headers
+from app.openapi import Header, document_errors, document_headers, location
 from app.schemas import AlertIn, AlertOut, AlertPage, AlertQuery, ChannelList
 
 MAX_WAIT_SECONDS = 30
@@ -72,11 +72,8 @@ def alert_channels(payload: AlertIn) -> list[str]:
         raise InvalidInput(f"{str(error).capitalize()}.", {"channels": str(error)}) from None
 
 
-LOCATION: dict[str, Header] = {
-    "Location": {"description": "The alert's URL.", "schema": {"type": "string"}}
-}
 CREATED_ALERT_HEADERS: dict[str, Header] = {
-    **LOCATION,
+    **location("alert"),
     "Preference-Applied": {
         "description": "`wait=N` when the request asked to wait.",
         "schema": {"type": "string"},
