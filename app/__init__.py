@@ -26,6 +26,7 @@ from app import (
     metrics,
     openapi,
     ops,
+    push,
     ratelimit,
     templating,
     web,
@@ -49,6 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     db.init_app(app)
     channels = channelset.init_app(app, build_channels(app.config))
     dispatch.init_app(app, channels)
+    push.init_app(app)
     live.init_app(app)
     metrics.init_app(app)
     hooks.init_app(app)  # first of the request hooks: timing and request id for every answer

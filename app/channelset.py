@@ -14,7 +14,7 @@ from quart import Quart, current_app
 
 import config as settings
 from app.db import Database
-from app.push import DatabasePushStore
+from app.deliveries import DatabaseRecipientLog
 from channels.base import Channel, ChannelContext
 
 USER_AGENT = "Herald/0.1 (+alert gateway)"
@@ -67,13 +67,14 @@ class ChannelSet(Mapping[str, Channel]):
         return f"{cls.__module__}.{cls.__qualname__}"
 
     async def open(self, database: Database) -> None:
-        """Open the shared HTTP client and hand it, with the other resources, to the channels."""
+        """Open the shared HTTP client and hand it, with the fan-out progress kept in
+        ``database``, to the channels."""
         if self._http is not None:
             return
         self._http = provider_client(self.timeout)
-        store = DatabasePushStore(database)
+        context = ChannelContext(http=self._http, recipients=DatabaseRecipientLog(database))
         for channel in self._channels.values():
-            channel.bind(ChannelContext(http=self._http, push_subscriptions=store))
+            channel.bind(context)
 
     async def close(self) -> None:
         """Close the shared HTTP client."""

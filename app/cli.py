@@ -1,4 +1,5 @@
-"""Command-line tools: ``quart --app asgi migrate|create-user|create-token|send-alert``."""
+"""Command-line tools: ``quart --app asgi migrate|purge|create-user|create-token|send-alert``
+(``vapid-keys`` comes with Web Push, app/push/)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from app.db import Database, get_db
 from app.dispatch import get_dispatcher
 from app.models import FINAL_STATUSES, AlertRecord, Delivery, User, utcnow
 from channels.base import SEVERITIES
-from channels.webpush import new_vapid_keys
 
 T = TypeVar("T")
 ADMIN_USERNAME = "admin"
@@ -183,21 +183,12 @@ def send_alert(
         sys.exit(1)
 
 
-@click.command("vapid-keys")
-def vapid_keys_command() -> None:
-    """Print a new VAPID key pair for the webpush channel."""
-    private, public = new_vapid_keys()
-    click.echo(f"HERALD_VAPID_PRIVATE_KEY={private}")
-    click.echo(f"# public key (browsers fetch it from /api/push/vapid-public-key): {public}")
-
-
 COMMANDS = (
     migrate,
     purge,
     create_user_command,
     create_token_command,
     send_alert,
-    vapid_keys_command,
 )
 
 

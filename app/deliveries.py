@@ -4,16 +4,17 @@ A :class:`DeliveryQueue` belongs to one worker (one serving process, or the CLI)
 due deliveries under a lease, renews and releases that worker's leases, records each
 attempt's outcome with its history row, and answers when an alert's next retry is due. It
 knows nothing of events, tasks or channels: ``app/dispatch.py`` decides when to call it.
+:class:`DatabaseRecipientLog` keeps, per delivery, which recipients a fan-out has served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import raiseload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,6 +24,7 @@ from app.models import (
     AlertRecord,
     Delivery,
     DeliveryAttempt,
+    DeliveryRecipient,
     DeliveryStatus,
     utcnow,
 )
@@ -170,3 +172,34 @@ class DeliveryQueue:
         if due.tzinfo is None:
             due = due.replace(tzinfo=utcnow().tzinfo)
         return max(0.0, (due - utcnow()).total_seconds())
+
+
+class DatabaseRecipientLog:
+    """Fan-out progress (:class:`channels.base.RecipientLog`) kept with each delivery, so that
+    a retry claimed by any process skips the recipients already served."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def served(self, alert: Alert, channel: str) -> set[str]:
+        """The recipient keys the alert's delivery on ``channel`` has served."""
+        statement = (
+            select(DeliveryRecipient.recipient)
+            .join(Delivery, Delivery.id == DeliveryRecipient.delivery_id)
+            .where(Delivery.alert_id == alert.id, Delivery.channel == channel)
+        )
+        async with self.database.session() as session:
+            return set((await session.scalars(statement)).all())
+
+    async def add(self, alert: Alert, channel: str, keys: Collection[str]) -> None:
+        """Record ``keys`` as served by the alert's delivery on ``channel``."""
+        delivery = select(Delivery.id).where(
+            Delivery.alert_id == alert.id, Delivery.channel == channel
+        )
+        async with self.database.session() as session:
+            delivery_id = await session.scalar(delivery)
+            if delivery_id is None:  # purged meanwhile: nothing left to resume
+                return
+            rows = [{"delivery_id": delivery_id, "recipient": key} for key in keys]
+            await session.execute(insert(DeliveryRecipient), rows)
+            await session.commit()

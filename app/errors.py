@@ -1,5 +1,9 @@
 """Error handlers: an HTML page for people, JSON for the API and for clients that ask for it.
 
+The API blueprints register JSON handlers of their own (:func:`answer_json`); the app's
+handlers cover the rest and choose by path and ``Accept`` (:func:`wants_json`), since a URL
+that matches no route belongs to no blueprint.
+
 JSON errors look like ``{"error": "Not Found", "message": "...", "status_code": 404}``. A 500
 never shows internals: the page names only the request id, under which the error is logged.
 """
@@ -7,8 +11,9 @@ never shows internals: the page names only the request id, under which the error
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
-from quart import Quart, g, has_request_context, jsonify, render_template, request
+from quart import Blueprint, Quart, g, has_request_context, jsonify, render_template, request
 from quart.typing import ResponseReturnValue
 from sqlalchemy import exc
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
@@ -53,51 +58,81 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-async def error_response(error: HTTPException, message: str | None = None) -> ResponseReturnValue:
-    """Render ``error`` in the format the client wants."""
+Render = Callable[[HTTPException, str | None], Awaitable[ResponseReturnValue]]
+
+
+async def json_response(error: HTTPException, message: str | None = None) -> ResponseReturnValue:
+    """``error`` as JSON; ``message`` instead of its description when given."""
+    status = error.code or 500
+    body: dict[str, object] = {
+        "error": error.name,
+        "message": message or error.description or error.name,
+        "status_code": status,
+    }
+    if isinstance(error, InvalidInput):
+        body["fields"] = error.fields
+    return jsonify(body), status, passed_headers(error)
+
+
+async def page_response(error: HTTPException, message: str | None = None) -> ResponseReturnValue:
+    """``error`` as an HTML page."""
     status = error.code or 500
     text = message or error.description or error.name
-    headers = {k: v for k, v in error.get_headers() if k.lower() in PASSED_HEADERS}
-    if wants_json():
-        body: dict[str, object] = {"error": error.name, "message": text, "status_code": status}
-        if isinstance(error, InvalidInput):
-            body["fields"] = error.fields
-        return jsonify(body), status, headers
     page = await render_template("errors/error.html", status=status, title=error.name, message=text)
-    return page, status, headers
+    return page, status, passed_headers(error)
 
 
-async def handle_http_error(error: HTTPException) -> ResponseReturnValue:
-    """Any ``abort()`` or routing error: 400, 401, 403, 404, 405, 413, 422, 429, ..."""
-    return await error_response(error)
+async def error_response(error: HTTPException, message: str | None = None) -> ResponseReturnValue:
+    """``error`` in the format the client wants (:func:`wants_json`)."""
+    render = json_response if wants_json() else page_response
+    return await render(error, message)
 
 
-async def handle_internal_error(error: InternalServerError) -> ResponseReturnValue:
-    """Unhandled exceptions arrive here wrapped in a 500; tell the client nothing about them."""
-    g.unhandled_error = error.original_exception or error
-    message = f"{INTERNAL_ERROR_MESSAGE} Request id: {g.get('request_id', '-')}."
-    return await error_response(InternalServerError(), message)
+def passed_headers(error: HTTPException) -> dict[str, str]:
+    """The exception's headers worth keeping in the answer."""
+    return {k: v for k, v in error.get_headers() if k.lower() in PASSED_HEADERS}
 
 
-async def handle_database_unavailable(error: Exception) -> ResponseReturnValue:
-    """The database cannot be used right now: 503 with Retry-After, the cause in the log."""
-    logger.warning(
-        "request %s %s: the database is unavailable: %s [request_id=%s]",
-        request.method,
-        request.path,
-        error,
-        g.get("request_id", "-"),
-    )
-    unavailable = ServiceUnavailable(
-        "The database is unavailable; try again shortly.",
-        retry_after=RETRY_DATABASE_AFTER,
-    )
-    return await error_response(unavailable)
+def register(target: Quart | Blueprint, render: Render) -> None:
+    """Answer every HTTP error, unhandled exception and database outage raised in ``target``
+    with ``render``."""
+
+    async def http_error(error: HTTPException) -> ResponseReturnValue:
+        """Any ``abort()`` or routing error: 400, 401, 403, 404, 405, 413, 422, 429, ..."""
+        return await render(error, None)
+
+    async def internal_error(error: InternalServerError) -> ResponseReturnValue:
+        """Unhandled exceptions arrive wrapped in a 500; tell the client nothing about them."""
+        g.unhandled_error = error.original_exception or error
+        message = f"{INTERNAL_ERROR_MESSAGE} Request id: {g.get('request_id', '-')}."
+        return await render(InternalServerError(), message)
+
+    async def database_unavailable(error: Exception) -> ResponseReturnValue:
+        """The database cannot be used right now: 503 with Retry-After, the cause logged."""
+        logger.warning(
+            "request %s %s: the database is unavailable: %s [request_id=%s]",
+            request.method,
+            request.path,
+            error,
+            g.get("request_id", "-"),
+        )
+        unavailable = ServiceUnavailable(
+            "The database is unavailable; try again shortly.", retry_after=RETRY_DATABASE_AFTER
+        )
+        return await render(unavailable, None)
+
+    target.register_error_handler(HTTPException, http_error)
+    target.register_error_handler(InternalServerError, internal_error)
+    for database_error in DATABASE_UNAVAILABLE:
+        target.register_error_handler(database_error, database_unavailable)
+
+
+def answer_json(blueprint: Blueprint) -> None:
+    """A JSON API blueprint's own handlers: its errors are JSON whatever the client accepts."""
+    register(blueprint, json_response)
 
 
 def init_app(app: Quart) -> None:
-    """Register the handlers on ``app``."""
-    app.register_error_handler(HTTPException, handle_http_error)
-    app.register_error_handler(InternalServerError, handle_internal_error)
-    for error in DATABASE_UNAVAILABLE:
-        app.register_error_handler(error, handle_database_unavailable)
+    """The app's handlers, for what no blueprint handles: URLs that match no route (under
+    /api these answer JSON too), and the pages, which answer as the client prefers."""
+    register(app, error_response)

@@ -67,6 +67,7 @@ class DeliveryStatus(enum.StrEnum):
 
 # The statuses a delivery ends in: nothing about it changes any more.
 FINAL_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+STATUSES = tuple(status.value for status in DeliveryStatus)
 
 
 class Base(DeclarativeBase):
@@ -217,6 +218,17 @@ class DeliveryAttempt(Base):
     worker: Mapped[str] = mapped_column(String(100))
 
     delivery: Mapped[Delivery] = relationship(back_populates="history")
+
+
+class DeliveryRecipient(Base):
+    """A recipient a fan-out delivery has served, by digest: a retry, in any process, skips it."""
+
+    __tablename__ = "delivery_recipients"
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    recipient: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256, hex
 
 
 class PushSubscriptionRecord(Base):

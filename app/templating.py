@@ -11,9 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import current_user
 from app.csrf import csrf_token
-from app.models import User
+from app.models import STATUSES, User
 
-BADGE_STATUSES = {"pending", "sending", "retrying", "sent", "failed", "partial"}
+BADGE_STATUSES = {*STATUSES, "partial"}
 
 
 def timeago(value: datetime, now: datetime | None = None) -> str:

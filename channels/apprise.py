@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.base import Alert, Channel, ChannelConfigError, Receipt, TransientDeliveryError
-from channels.http import FanOut
+from channels.fanout import FanOut
 
 try:
     import apprise
@@ -43,7 +43,7 @@ class AppriseChannel(Channel):
             if not service.add(url):
                 raise ChannelConfigError(f"APPRISE_URLS: entry {index} is not a URL Apprise knows")
             self._services[str(index)] = service
-        self._fan_out = FanOut()
+        self._fan_out = FanOut(self)
 
     async def _notify(self, alert: Alert, key: str) -> str | None:
         result = await self._services[key].async_notify(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -106,31 +106,22 @@ class Receipt:
     detail: str | None = None  # anything worth keeping, such as recipients that were refused
 
 
-@dataclass(frozen=True, slots=True)
-class PushSubscription:
-    """A browser's Web Push subscription."""
+class RecipientLog(Protocol):
+    """Which recipients of one alert a channel has already served (see channels/fanout.py)."""
 
-    endpoint: str
-    p256dh: str
-    auth: str
+    async def served(self, alert: Alert, channel: str) -> set[str]:
+        """The recipient keys recorded as served with ``alert`` on ``channel``."""
 
-
-class PushSubscriptionStore(Protocol):
-    """Where the Web Push channel finds its subscribers."""
-
-    async def subscriptions(self) -> list[PushSubscription]:
-        """Every stored subscription."""
-
-    async def remove(self, endpoint: str) -> None:
-        """Forget a subscription the push service no longer knows."""
+    async def add(self, alert: Alert, channel: str, keys: Collection[str]) -> None:
+        """Record ``keys`` as served with ``alert`` on ``channel``."""
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelContext:
-    """Long-lived resources a channel is handed when Herald starts serving."""
+    """Long-lived resources every channel may use, handed over when Herald starts serving."""
 
     http: httpx.AsyncClient
-    push_subscriptions: PushSubscriptionStore | None = None
+    recipients: RecipientLog | None = None  # fan-out progress that every process sees
 
 
 class Channel(abc.ABC):

@@ -1,5 +1,5 @@
 """What the channels that speak HTTP share: one request helper that turns every failure into
-the right :class:`DeliveryError`, and a fan-out to several recipients that a retry resumes.
+the right :class:`DeliveryError`.
 
 A provider's answer is read only up to :data:`MAX_RESPONSE_BYTES`: Herald needs an id or an
 error message from it, and a provider (or whatever answers at its address) that sends
@@ -8,9 +8,6 @@ hundreds of megabytes must cost neither memory nor time. The rest is never read.
 
 from __future__ import annotations
 
-import asyncio
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -19,11 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from channels.base import (
-    Alert,
     Channel,
-    DeliveryError,
     PermanentDeliveryError,
-    Receipt,
     TransientDeliveryError,
 )
 
@@ -109,65 +103,3 @@ class HttpChannel(Channel):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise TransientDeliveryError(message, code=code, retry_after=retry_after)
         raise PermanentDeliveryError(message, code=code)
-
-
-class FanOut:
-    """Delivers one alert to several recipients concurrently.
-
-    Recipients that succeeded are remembered per alert (for the most recent alerts), so a
-    retry after a transient failure goes only to the ones still missing. At most
-    ``concurrency`` sends run at once, so 10,000 recipients cost 10,000 small records, not
-    10,000 open connections.
-    """
-
-    def __init__(self, remember: int = 1024, concurrency: int = 50) -> None:
-        self._delivered: OrderedDict[str, set[str]] = OrderedDict()
-        self._remember = remember
-        self._concurrency = concurrency
-
-    def _done_for(self, alert: Alert) -> set[str]:
-        key = alert.uid or str(alert.id)
-        done = self._delivered.setdefault(key, set())
-        self._delivered.move_to_end(key)
-        while len(self._delivered) > self._remember:
-            self._delivered.popitem(last=False)
-        return done
-
-    async def send(
-        self,
-        alert: Alert,
-        recipients: Sequence[str],
-        send_one: Callable[[str], Awaitable[str | None]],
-        label: Callable[[str], str] = str,
-    ) -> Receipt:
-        """Call ``send_one`` for every recipient not yet served; sum up the outcome."""
-        done = self._done_for(alert)
-        pending = [r for r in recipients if r not in done]
-        slots = asyncio.Semaphore(self._concurrency)
-
-        async def bounded(recipient: str) -> str | None:
-            async with slots:
-                return await send_one(recipient)
-
-        results = await asyncio.gather(*(bounded(r) for r in pending), return_exceptions=True)
-        references: list[str] = []
-        errors: dict[str, DeliveryError] = {}
-        for recipient, result in zip(pending, results, strict=True):
-            if isinstance(result, DeliveryError):
-                errors[recipient] = result
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                done.add(recipient)
-                references += [result] if result else []
-        if not errors:
-            return Receipt(reference=", ".join(references) or None)
-        summary = "; ".join(f"{label(r)}: {e}" for r, e in errors.items())
-        transient = [e for e in errors.values() if isinstance(e, TransientDeliveryError)]
-        if transient:
-            waits = [e.retry_after for e in transient if e.retry_after is not None]
-            raise TransientDeliveryError(summary, retry_after=max(waits) if waits else None)
-        if not done & set(recipients):
-            raise PermanentDeliveryError(summary)
-        failed = f"failed for {len(errors)} of {len(recipients)}: {summary}"
-        return Receipt(reference=", ".join(references) or None, detail=failed)

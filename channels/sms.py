@@ -15,7 +15,8 @@ import httpx
 import phonenumbers
 
 from channels.base import Alert, ChannelConfigError, Receipt
-from channels.http import FanOut, HttpChannel
+from channels.fanout import FanOut
+from channels.http import HttpChannel
 
 MAX_BODY = 1600  # Twilio's limit for one message, in characters
 ELLIPSIS = "\u2026"
@@ -54,7 +55,7 @@ class SmsChannel(HttpChannel):
         if not isinstance(recipients, list):
             raise ChannelConfigError("SMS_TO: must be a list of phone numbers")
         self.recipients = [e164(number, "SMS_TO") for number in recipients]
-        self._fan_out = FanOut()
+        self._fan_out = FanOut(self)
 
     def describe_failure(self, response: httpx.Response) -> tuple[str | int | None, str]:
         """Twilio's JSON error: ``{"code": 21211, "message": "..."}``."""

@@ -16,7 +16,8 @@ from typing import Any
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from channels.base import Alert, ChannelConfigError, Receipt
-from channels.http import FanOut, HttpChannel, origin
+from channels.fanout import FanOut
+from channels.http import HttpChannel, origin
 
 EVENT_TYPE = "alert.created"
 
@@ -64,7 +65,7 @@ class WebhookChannel(HttpChannel):
             raise ChannelConfigError(
                 "WEBHOOK_SECRET: needs base64 key bytes after 'whsec_'"
             ) from None
-        self._fan_out = FanOut()
+        self._fan_out = FanOut(self)
 
     def signed_headers(
         self, alert: Alert, body: str, now: datetime | None = None

@@ -21,6 +21,8 @@ from app.models import User
 from tests import postgres, redis_server
 from tests.sample_channels import FailingChannel, RecordingChannel, path
 
+pytest_plugins = ["tests.webpush"]  # the Web Push fixtures, for the channel and the routes
+
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 FLASH = re.compile(r'data-category="([^"]+)">\s*<span class="flash-text">([^<]*)</span>')

@@ -18,7 +18,8 @@ from channels.slack import SlackChannel
 from channels.sms import SmsChannel
 from channels.webhook import WebhookChannel
 from channels.webpush import WebPushChannel
-from tests.channels import test_email, test_ntfy, test_sms, test_webhook, test_webpush
+from tests import webpush
+from tests.channels import test_email, test_ntfy, test_sms, test_webhook
 from tests.conftest import add_user, migrated_app
 from tests.sample_channels import path
 from tests.servers import ProviderSink, Reply, hypercorn_server
@@ -48,7 +49,7 @@ async def test_one_alert_reaches_every_sink(settings: dict[str, Any], tmp_path: 
         )
         slack = await stack.enter_async_context(ProviderSink(Reply(200, "ok")).serving())
         apprise = await stack.enter_async_context(ProviderSink(Reply(200, {})).serving())
-        push = await stack.enter_async_context(test_webpush.PushService().serving())
+        push = await stack.enter_async_context(webpush.PushService().serving())
         tls = make_tls_files(tmp_path)
         mailbox = test_email.Mailbox()
         smtp_port = await stack.enter_async_context(
@@ -72,8 +73,8 @@ async def test_one_alert_reaches_every_sink(settings: dict[str, Any], tmp_path: 
             NTFY_URL=ntfy.url,
             NTFY_TOPIC=test_ntfy.TOPIC,
             NTFY_TOKEN=test_ntfy.TOKEN,
-            VAPID_PRIVATE_KEY=test_webpush.VAPID_PRIVATE,
-            VAPID_SUBJECT=test_webpush.SUBJECT,
+            VAPID_PRIVATE_KEY=webpush.VAPID_PRIVATE,
+            VAPID_SUBJECT=webpush.SUBJECT,
             WEBHOOK_URLS=[f"{hooks.url}/hook"],
             WEBHOOK_SECRET=test_webhook.SECRET,
             SLACK_WEBHOOK_URL=f"{slack.url}/services/T/B/X",
@@ -82,7 +83,7 @@ async def test_one_alert_reaches_every_sink(settings: dict[str, Any], tmp_path: 
         app = await migrated_app(settings)
         async with get_db(app).connected() as database, database.session() as session:
             token = await create_token(session, await add_user(app, "ops"), "e2e")
-        browser = test_webpush.Browser.new()
+        browser = webpush.Browser.new()
         base_url = await stack.enter_async_context(hypercorn_server(app))
         client = await stack.enter_async_context(
             httpx.AsyncClient(

@@ -1,35 +1,29 @@
-"""The JSON API blueprint (``/api``); every route needs a bearer token."""
+"""The JSON API blueprint (``/api``); every route needs a bearer token.
+
+:func:`json_api_blueprint` makes a blueprint behave as the API does (the gate, the rate
+limits, JSON errors, JSON bodies), for features that bring API routes of their own.
+"""
 
 from __future__ import annotations
 
-from quart import Blueprint, g, request
+import json
+
+from quart import Blueprint, abort, g, request
 from quart_rate_limiter import limit_blueprint
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
-from app import csrf
+from app import csrf, errors
 from app.auth import bearer_token, bearer_user, current_user
 from app.ratelimit import API_LIMITS, failed_authentications
 
-bp = Blueprint("api", __name__, url_prefix="/api")
-limit_blueprint(bp, limits=API_LIMITS)
 
-
-# Routes the dashboard's own script calls with the session cookie (and the CSRF header).
-SESSION_ENDPOINTS = frozenset(
-    {"api.vapid_public_key", "api.add_push_subscription", "api.delete_push_subscription"}
-)
-
-
-@bp.before_request
-async def require_token() -> None:
-    """Accept ``Authorization: Bearer <token>`` for a live token; anything else is a 401,
-    and after AUTH_FAILURE_LIMIT of those from one address, a 429 for everything it sends.
-
-    A few routes also accept a signed-in dashboard session, with the CSRF token in the
-    ``X-CSRF-Token`` header for writes.
-    """
-    if bearer_token() is None and request.endpoint in SESSION_ENDPOINTS:
+async def authenticate(*, allow_session: bool = False) -> None:
+    """Set ``g.user`` from ``Authorization: Bearer <token>`` for a live token; anything else is
+    a 401, and after AUTH_FAILURE_LIMIT of those from one address, a 429 for everything it
+    sends. With ``allow_session`` (routes the dashboard's own script calls), a signed-in
+    session also does, with the CSRF token in the ``X-CSRF-Token`` header for writes."""
+    if allow_session and bearer_token() is None:
         session_user = await current_user()
         if session_user is not None:
             await csrf.protect()
@@ -47,4 +41,48 @@ async def require_token() -> None:
     g.user = user
 
 
-from app.api import push, views  # noqa: E402,F401  - registers the routes on bp
+async def require_json_body() -> None:
+    """Writes carry JSON: 415 for another media type, 400 (saying where) when it is not UTF-8
+    JSON that Python can hold (no 5,000-digit numbers, no nesting 2,000 deep), before the
+    schema judges the fields."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if not request.is_json:
+        abort(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    body = await request.get_data(as_text=False)
+    assert isinstance(body, bytes)
+    try:
+        json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        abort(400, "The body is not valid JSON: JSON is sent as UTF-8.")
+    except json.JSONDecodeError as error:
+        abort(400, f"The body is not valid JSON: {error}")
+    except (ValueError, RecursionError):  # digits beyond Python's limit; nesting too deep
+        abort(
+            400,
+            "The body is not valid JSON that Herald accepts: a number is too long or "
+            "the nesting too deep.",
+        )
+
+
+def json_api_blueprint(
+    name: str, import_name: str, url_prefix: str, *, allow_session: bool = False
+) -> Blueprint:
+    """A blueprint whose routes behave as the API's: authenticated (:func:`authenticate`),
+    rate limited, JSON in (:func:`require_json_body`) and JSON errors out."""
+    blueprint = Blueprint(name, import_name, url_prefix=url_prefix)
+    limit_blueprint(blueprint, limits=API_LIMITS)
+    errors.answer_json(blueprint)
+
+    @blueprint.before_request
+    async def require_user() -> None:
+        """A bearer token (or, where allowed, the dashboard's session)."""
+        await authenticate(allow_session=allow_session)
+
+    blueprint.before_request(require_json_body)
+    return blueprint
+
+
+bp = json_api_blueprint("api", __name__, "/api")
+
+from app.api import views  # noqa: E402,F401  - registers the routes on bp

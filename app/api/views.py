@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from quart import abort, g, request, url_for
@@ -37,31 +36,6 @@ def prefer_wait() -> int | None:
     """Seconds asked for with ``Prefer: wait=N`` (RFC 7240), capped at 30; None if absent."""
     match = PREFER_WAIT.search(request.headers.get("Prefer", ""))
     return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else None
-
-
-@bp.before_request
-async def require_json_body() -> None:
-    """Writes carry JSON: 415 for another media type, 400 (saying where) when it is not UTF-8
-    JSON that Python can hold (no 5,000-digit numbers, no nesting 2,000 deep), before the
-    schema judges the fields."""
-    if request.method not in ("POST", "PUT", "PATCH"):
-        return
-    if not request.is_json:
-        abort(415, "Send the body as JSON with 'Content-Type: application/json'.")
-    body = await request.get_data(as_text=False)
-    assert isinstance(body, bytes)
-    try:
-        json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        abort(400, "The body is not valid JSON: JSON is sent as UTF-8.")
-    except json.JSONDecodeError as error:
-        abort(400, f"The body is not valid JSON: {error}")
-    except (ValueError, RecursionError):  # digits beyond Python's limit; nesting too deep
-        abort(
-            400,
-            "The body is not valid JSON that Herald accepts: a number is too long or "
-            "the nesting too deep.",
-        )
 
 
 def alert_channels(payload: AlertIn) -> list[str]:

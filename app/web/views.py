@@ -39,16 +39,14 @@ from app.channelset import get_channels
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.ids import parse_id
-from app.models import DeliveryStatus, utcnow
+from app.models import STATUSES, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors
 from app.stats import WINDOW, channel_stats, panels
 from app.web import bp
 from channels.base import SEVERITIES
-from channels.webpush import WebPushChannel
 
 RECENT_ALERTS = 20
-STATUSES = tuple(status.value for status in DeliveryStatus)
 
 
 def safe_next(target: str | None) -> str:
@@ -110,17 +108,12 @@ async def render_dashboard(
 ) -> str:
     where, before = history_filter()
     alerts = await recent_alerts(db_session(), limit=RECENT_ALERTS, before=before, where=where)
-    channels = get_channels()
     older = alerts[-1].id if len(alerts) == RECENT_ALERTS else None
     return await render_template(
         "web/dashboard.html",
         alerts=alerts,
         where=where,
-        statuses=STATUSES,
         older=older,
-        channels=list(channels),
-        push_enabled=any(isinstance(c, WebPushChannel) for c in channels.values()),
-        severities=SEVERITIES,
         form=form or {"severity": "info", "channels": []},
         errors=errors or {},
     )

@@ -20,7 +20,7 @@ from channels.base import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from channels.http import MAX_RESPONSE_BYTES, FanOut, HttpChannel, origin, parse_retry_after
+from channels.http import MAX_RESPONSE_BYTES, HttpChannel, origin, parse_retry_after
 from tests.servers import hypercorn_server
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -95,68 +95,6 @@ async def test_connection_errors_are_transient_and_name_only_the_host() -> None:
 
     with pytest.raises(TransientDeliveryError, match=r"cannot reach https://provider\.example:"):
         await bound(httpx.MockTransport(refuse)).send(ALERT)
-
-
-async def test_fan_out_sums_up_partial_failure() -> None:
-    async def send_one(recipient: str) -> str | None:
-        if recipient == "bad":
-            raise PermanentDeliveryError("invalid", code=21211)
-        return f"id-{recipient}"
-
-    receipt = await FanOut().send(ALERT, ["a", "bad", "b"], send_one)
-    assert receipt.reference == "id-a, id-b"
-    assert receipt.detail == "failed for 1 of 3: bad: [21211] invalid"
-
-
-async def test_fan_out_all_failed_is_permanent() -> None:
-    async def send_one(recipient: str) -> str | None:
-        raise PermanentDeliveryError("invalid")
-
-    with pytest.raises(PermanentDeliveryError, match="a: invalid; b: invalid"):
-        await FanOut().send(ALERT, ["a", "b"], send_one)
-
-
-async def test_fan_out_retry_skips_recipients_already_served() -> None:
-    calls: list[str] = []
-
-    async def send_one(recipient: str) -> str | None:
-        calls.append(recipient)
-        if calls == ["a", "b"]:  # b's first try fails
-            raise TransientDeliveryError("busy", retry_after=3)
-        return None
-
-    fan_out = FanOut()
-    with pytest.raises(TransientDeliveryError) as caught:
-        await fan_out.send(ALERT, ["a", "b"], send_one)
-    assert caught.value.retry_after == 3
-    await fan_out.send(ALERT, ["a", "b"], send_one)
-    assert calls == ["a", "b", "b"]
-
-
-async def test_fan_out_remembers_only_recent_alerts() -> None:
-    fan_out = FanOut(remember=2)
-
-    async def send_one(recipient: str) -> str | None:
-        return None
-
-    for alert_id in range(5):
-        await fan_out.send(Alert(alert_id, "", "m", "info", NOW, f"u{alert_id}"), ["a"], send_one)
-    assert list(fan_out._delivered) == ["u3", "u4"]
-
-
-async def test_fan_out_bounds_concurrent_sends() -> None:
-    active = peak = 0
-
-    async def send_one(recipient: str) -> str | None:
-        nonlocal active, peak
-        active += 1
-        peak = max(peak, active)
-        await asyncio.sleep(0)  # let the others start if they may
-        active -= 1
-        return None
-
-    await FanOut(concurrency=4).send(ALERT, [str(n) for n in range(40)], send_one)
-    assert peak == 4
 
 
 class EndlessProvider:

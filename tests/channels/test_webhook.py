@@ -10,6 +10,9 @@ from quart import Quart
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app import create_app
+from app.alerts import record_alert
+from app.db import get_db
+from app.dispatch import get_dispatcher
 from channels.base import ChannelConfigError
 from channels.webhook import WebhookChannel
 from tests.channels.conftest import deliver
@@ -76,6 +79,35 @@ async def test_a_retry_keeps_the_webhook_id_and_skips_the_url_that_took_it(
     assert len(sink.received) == 3
     assert len({r.headers["webhook-id"] for r in sink.received}) == 1
     assert sink.received[2].path == sink.received[1].path  # only the failed URL again
+
+
+async def test_a_retry_claimed_by_another_process_skips_the_url_that_took_it(
+    hook_settings: dict[str, Any],
+) -> None:
+    failed_once: list[str] = []
+
+    def b_fails_once(request: Captured) -> Reply | None:
+        if request.path == "/hooks/b" and not failed_once:
+            failed_once.append(request.path)
+            return Reply(503, "busy")
+        return receiver_check(request)
+
+    async with ProviderSink(Reply(204), b_fails_once).serving() as sink:
+        hook_settings["WEBHOOK_URLS"] = [f"{sink.url}/hooks/a", f"{sink.url}/hooks/b"]
+        hook_settings["RETRY_BASE"] = 0.01
+        first = await migrated_app(hook_settings)
+        # no background loops: the test decides which process makes which attempt
+        async with get_db(first).connected() as database, get_dispatcher(first).running() as one:
+            async with database.session() as session:
+                record = await record_alert(session, message="m", channels=["webhook"], source="t")
+            [claim] = await one._claim(10)
+            await one._process((await one.queue.alerts({record.id}))[record.id], claim)
+        assert sorted(r.path for r in sink.received) == ["/hooks/a", "/hooks/b"]
+        second = create_app(hook_settings, env="testing")  # another process: nothing in memory
+        async with get_db(second).connected(), get_dispatcher(second).running() as other:
+            [outcome] = await other.dispatch_alert(record.id)
+    assert (outcome.status, outcome.attempts) == ("sent", 2)
+    assert [r.path for r in sink.received[2:]] == ["/hooks/b"]
 
 
 async def test_wrong_secret_is_refused_by_the_receiver_permanently(

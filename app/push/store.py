@@ -1,4 +1,5 @@
-"""Web Push subscriptions in the database, as the webpush channel and the API see them."""
+"""Web Push subscriptions in the database: the store the webpush channel sends to, and the
+service functions the routes call."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
-from app.models import PushSubscriptionRecord
-from channels.base import PushSubscription
+from app.models import PushSubscriptionRecord, User
+from channels.webpush import PushSubscription
 
 
 class DatabasePushStore:
-    """The :class:`channels.base.PushSubscriptionStore` backed by Herald's database."""
+    """The :class:`channels.webpush.PushSubscriptionStore` backed by Herald's database."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -50,3 +51,14 @@ async def save_subscription(
     record.p256dh, record.auth = subscription.p256dh, subscription.auth
     await session.commit()
     return record
+
+
+async def delete_subscription(session: AsyncSession, user: User, subscription_id: int) -> bool:
+    """Delete one of ``user``'s subscriptions (an administrator's: anyone's); commit. False
+    when there is no such subscription that the user may delete."""
+    record = await session.get(PushSubscriptionRecord, subscription_id)
+    if record is None or (record.user_id != user.id and not user.is_admin):
+        return False
+    await session.delete(record)
+    await session.commit()
+    return True

@@ -1,73 +1,29 @@
 """Web Push (RFC 8030) to every subscribed browser, encrypted with aes128gcm (RFC 8291) and
 authenticated with VAPID (RFC 8292). pywebpush encrypts and py-vapid signs; the request goes
-out on Herald's shared HTTP client. A subscription the push service reports gone (404 or
-410) is deleted.
+out on Herald's shared HTTP client. The subscriptions come from the store handed over with
+:meth:`WebPushChannel.use_store`; one the push service reports gone (404 or 410) is deleted.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
-from channels.base import (
-    Alert,
-    ChannelConfigError,
-    PermanentDeliveryError,
-    PushSubscription,
-    Receipt,
-)
-from channels.http import FanOut, HttpChannel, origin
+from channels.base import Alert, ChannelConfigError, PermanentDeliveryError, Receipt
+from channels.fanout import FanOut
+from channels.http import HttpChannel, origin
+from channels.webpush.keys import load_private_key, public_key_b64
+from channels.webpush.subscriptions import PushSubscription, PushSubscriptionStore
 
 TTL = {"info": 3600, "warning": 12 * 3600, "critical": 24 * 3600}  # seconds kept if offline
 URGENCY = {"info": "low", "warning": "normal", "critical": "high"}
 MAX_PAYLOAD = 3800  # bytes of JSON; 4096 minus aes128gcm overhead, with room to spare
 GONE = frozenset({404, 410})
-
-
-def b64url(data: bytes) -> str:
-    """Unpadded base64url, as Web Push keys are written."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def load_private_key(value: str) -> ec.EllipticCurvePrivateKey:
-    """A P-256 key from its raw 32 bytes in base64url, or from a PEM block."""
-    text = value.strip()
-    try:
-        if text.startswith("-----BEGIN"):
-            key = serialization.load_pem_private_key(text.encode(), password=None)
-        else:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            if len(raw) != 32:
-                raise ValueError(f"{len(raw)} bytes, not 32")
-            key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
-    except (ValueError, TypeError) as error:
-        raise ChannelConfigError(f"VAPID_PRIVATE_KEY: not a P-256 private key ({error})") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise ChannelConfigError("VAPID_PRIVATE_KEY: must be a P-256 (prime256v1) key")
-    return key
-
-
-def public_key_b64(key: ec.EllipticCurvePrivateKey) -> str:
-    """The application server key browsers need: the uncompressed public point, base64url."""
-    point = key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return b64url(point)
-
-
-def new_vapid_keys() -> tuple[str, str]:
-    """A fresh (private, public) VAPID pair in the base64url forms Herald reads."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = key.private_numbers().private_value.to_bytes(32, "big")
-    return b64url(private), public_key_b64(key)
 
 
 def push_payload(alert: Alert) -> bytes:
@@ -99,7 +55,19 @@ class WebPushChannel(HttpChannel):
         if not self.subject.startswith(("mailto:", "https://")):
             raise ChannelConfigError("VAPID_SUBJECT: must be a mailto: or https: URL")
         self._vapid = Vapid02(self._key)
-        self._fan_out = FanOut()
+        self._fan_out = FanOut(self)
+        self._store: PushSubscriptionStore | None = None
+
+    def use_store(self, store: PushSubscriptionStore) -> None:
+        """Send to the subscriptions kept in ``store``."""
+        self._store = store
+
+    @property
+    def store(self) -> PushSubscriptionStore:
+        """The store from :meth:`use_store`."""
+        if self._store is None:
+            raise RuntimeError("the webpush channel has no push subscription store")
+        return self._store
 
     def vapid_headers(self, endpoint: str) -> dict[str, str]:
         """``Authorization: vapid t=<JWT>, k=<public key>`` for the endpoint's origin."""
@@ -126,17 +94,13 @@ class WebPushChannel(HttpChannel):
         try:
             await self.request("POST", subscription.endpoint, content=body, headers=headers)
         except PermanentDeliveryError as error:
-            store = self.context.push_subscriptions
-            if error.code in GONE and store is not None:
-                await store.remove(subscription.endpoint)
+            if error.code in GONE:
+                await self.store.remove(subscription.endpoint)
             raise
 
     async def send(self, alert: Alert) -> Receipt:
         """Push to every subscription; a retry skips those already served."""
-        store = self.context.push_subscriptions
-        if store is None:
-            raise RuntimeError("the webpush channel needs a push subscription store")
-        subscriptions = {s.endpoint: s for s in await store.subscriptions()}
+        subscriptions = {s.endpoint: s for s in await self.store.subscriptions()}
         if not subscriptions:
             raise PermanentDeliveryError("no browser has subscribed to notifications yet")
 
