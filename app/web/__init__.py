@@ -8,7 +8,7 @@ from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 
 from app import csrf
-from app.auth import current_user, redirect_to_login
+from app.auth import login_gate
 from app.channelset import get_channels
 from app.models import STATUSES
 from channels.base import SEVERITIES
@@ -20,9 +20,7 @@ PUBLIC_ENDPOINTS = frozenset({"web.login", "web.service_worker"})
 @bp.before_request
 async def require_login() -> ResponseReturnValue | None:
     """The login gate: every dashboard page but the login page needs a signed-in user."""
-    if request.endpoint in PUBLIC_ENDPOINTS or await current_user() is not None:
-        return None
-    return await redirect_to_login()
+    return None if request.endpoint in PUBLIC_ENDPOINTS else await login_gate()
 
 
 bp.before_request(csrf.protect)

@@ -1,4 +1,8 @@
-"""Rate limits: login attempts per address and per username, API calls per token."""
+"""Rate limits: login attempts per address and per username, API calls per token.
+
+Herald sits behind a :class:`tests.proxy.FakeProxy` here (``TRUSTED_PROXY_HOPS=1``), so a
+test speaks from an address by setting ``proxy.client``.
+"""
 
 from __future__ import annotations
 
@@ -18,55 +22,73 @@ from app.models import User
 from app.ratelimit import BoundedMemoryStore
 from config import ConfigError
 from tests.conftest import PASSWORD, add_user, csrf_from, migrated_app
+from tests.proxy import FakeProxy, behind_fake_proxy
 
-ADDRESS_A = {"client": ("198.51.100.7", 40000)}
-ADDRESS_B = {"client": ("198.51.100.8", 40000)}
+ADDRESS_A = "198.51.100.7"
+ADDRESS_B = "198.51.100.8"
 
 
-async def attempt(client: Client, username: str, password: str, scope: dict[str, Any]) -> Any:
+@pytest.fixture(name="settings")
+def _settings(settings: dict[str, Any]) -> dict[str, Any]:
+    return {**settings, "TRUSTED_PROXY_HOPS": 1}
+
+
+@pytest.fixture(name="proxy")
+def _proxy(app: Quart) -> FakeProxy:
+    return behind_fake_proxy(app)
+
+
+async def attempt(client: Client, username: str, password: str) -> Any:
     token = await csrf_from(client)
     form = {"username": username, "password": password, "csrf_token": token}
-    return await client.post("/login", form=form, scope_base=scope)
+    return await client.post("/login", form=form)
 
 
 async def test_the_sixth_login_attempt_a_minute_from_one_address_is_429(
-    client: Client, user: User
+    client: Client, user: User, proxy: FakeProxy
 ) -> None:
+    proxy.client = ADDRESS_A
     for n in range(5):
-        response = await attempt(client, f"guess{n}", "wrong", ADDRESS_A)
+        response = await attempt(client, f"guess{n}", "wrong")
         assert response.status_code == 401
-    refused = await attempt(client, "alice", PASSWORD, ADDRESS_A)
+    refused = await attempt(client, "alice", PASSWORD)
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["X-Request-ID"]  # the app-wide hooks ran for the refusal too
     assert "429 · Too Many Requests" in await refused.get_data(as_text=True)
-    other_address = await attempt(client, "alice", PASSWORD, ADDRESS_B)
+    proxy.client = ADDRESS_B
+    other_address = await attempt(client, "alice", PASSWORD)
     assert other_address.status_code == 302  # a different address is not held back
 
 
-async def test_one_username_is_limited_across_addresses(client: Client, user: User) -> None:
+async def test_one_username_is_limited_across_addresses(
+    client: Client, user: User, proxy: FakeProxy
+) -> None:
     for n in range(5):
-        scope = {"client": (f"203.0.113.{n}", 40000)}
-        assert (await attempt(client, "alice", "wrong", scope)).status_code == 401
-    refused = await attempt(client, "Alice", PASSWORD, {"client": ("203.0.113.99", 40000)})
+        proxy.client = f"203.0.113.{n}"
+        assert (await attempt(client, "alice", "wrong")).status_code == 401
+    proxy.client = "203.0.113.99"
+    refused = await attempt(client, "Alice", PASSWORD)
     assert refused.status_code == 429
 
 
-async def test_a_spoofed_forwarded_for_does_not_reset_the_limit(client: Client, user: User) -> None:
+async def test_a_spoofed_forwarded_for_does_not_reset_the_limit(
+    client: Client, user: User, proxy: FakeProxy
+) -> None:
+    proxy.client = ADDRESS_A
     for n in range(6):
         token = await csrf_from(client)
         response = await client.post(
             "/login",
             form={"username": f"u{n}", "password": "wrong", "csrf_token": token},
-            headers={"X-Forwarded-For": f"10.0.0.{n}"},
-            scope_base=ADDRESS_A,
+            headers={"X-Forwarded-For": f"10.0.0.{n}"},  # made up: before the proxy's entry
         )
     assert response.status_code == 429
 
 
-async def test_viewing_the_login_page_is_not_an_attempt(client: Client) -> None:
+async def test_viewing_the_login_page_is_not_an_attempt(client: Client, proxy: FakeProxy) -> None:
     for _ in range(10):
-        assert (await client.get("/login", scope_base=ADDRESS_A)).status_code == 200
+        assert (await client.get("/login")).status_code == 200
 
 
 @pytest.fixture(name="limited_app")
@@ -105,12 +127,14 @@ async def test_instances_sharing_redis_share_the_login_limit(
 ) -> None:
     first = await migrated_app({**settings, "REDIS_URL": redis_url})
     second = create_app({**settings, "REDIS_URL": redis_url}, env="testing")
+    for instance in (first, second):
+        behind_fake_proxy(instance).client = ADDRESS_A
     async with first.test_app(), second.test_app():
         clients = [first.test_client(), second.test_client()]
         for n in range(5):  # attempts alternate between the two instances
-            response = await attempt(clients[n % 2], f"guess{n}", "wrong", ADDRESS_A)
+            response = await attempt(clients[n % 2], f"guess{n}", "wrong")
             assert response.status_code == 401
-        refused = await attempt(clients[1], "someone", "wrong", ADDRESS_A)
+        refused = await attempt(clients[1], "someone", "wrong")
         assert refused.status_code == 429
 
 
@@ -119,37 +143,36 @@ def wrong_token(n: int) -> dict[str, str]:
 
 
 async def test_wrong_tokens_from_one_address_are_refused_with_429_after_the_limit(
-    app: Quart, client: Client, bearer: dict[str, str]
+    app: Quart, client: Client, bearer: dict[str, str], proxy: FakeProxy
 ) -> None:
+    proxy.client = ADDRESS_A
     for n in range(20):  # AUTH_FAILURE_LIMIT: 20/minute
-        response = await client.get("/api/alerts", headers=wrong_token(n), scope_base=ADDRESS_A)
+        response = await client.get("/api/alerts", headers=wrong_token(n))
         assert response.status_code == 401
-    refused = await client.get("/api/alerts", headers=wrong_token(20), scope_base=ADDRESS_A)
+    refused = await client.get("/api/alerts", headers=wrong_token(20))
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert (await refused.get_json())["status_code"] == 429
     # A right guess from that address gets no further: the address is refused, not the token.
-    right = await client.get("/api/alerts", headers=bearer, scope_base=ADDRESS_A)
+    right = await client.get("/api/alerts", headers=bearer)
     assert right.status_code == 429
-    assert (
-        await client.get("/api/alerts", headers=bearer, scope_base=ADDRESS_B)
-    ).status_code == 200
+    proxy.client = ADDRESS_B
+    assert (await client.get("/api/alerts", headers=bearer)).status_code == 200
 
 
 async def test_wrong_metrics_tokens_count_as_failures(settings: dict[str, Any]) -> None:
     app = await migrated_app({**settings, "METRICS_TOKEN": "metrics-token-right"})
+    proxy = behind_fake_proxy(app)
     async with app.test_app():
         client = app.test_client()
+        proxy.client = ADDRESS_A
         for n in range(20):
-            response = await client.get("/metrics", headers=wrong_token(n), scope_base=ADDRESS_A)
+            response = await client.get("/metrics", headers=wrong_token(n))
             assert response.status_code == 403
         right = {"Authorization": "Bearer metrics-token-right"}
-        assert (
-            await client.get("/metrics", headers=right, scope_base=ADDRESS_A)
-        ).status_code == 429
-        assert (
-            await client.get("/metrics", headers=right, scope_base=ADDRESS_B)
-        ).status_code == 200
+        assert (await client.get("/metrics", headers=right)).status_code == 429
+        proxy.client = ADDRESS_B
+        assert (await client.get("/metrics", headers=right)).status_code == 200
 
 
 async def test_limiter_memory_does_not_grow_with_wrong_tokens(
@@ -160,7 +183,7 @@ async def test_limiter_memory_does_not_grow_with_wrong_tokens(
         client = app.test_client()
         store = app.extensions["herald.auth_failures"].store
         for n in range(300):
-            response = await client.get("/api/alerts", headers=wrong_token(n), scope_base=ADDRESS_A)
+            response = await client.get("/api/alerts", headers=wrong_token(n))
             assert response.status_code == 401
         assert len(store) <= 3  # the address's keys, not one per token
 
@@ -185,7 +208,7 @@ async def test_redis_keys_expire_when_their_limit_lapses(
 ) -> None:
     app = await migrated_app({**settings, "REDIS_URL": redis_url})
     async with app.test_app():
-        await attempt(app.test_client(), "someone-else", "wrong", ADDRESS_B)
+        await attempt(app.test_client(), "someone-else", "wrong")
     redis = aioredis.from_url(redis_url)
     try:
         keys = await redis.keys("*")
