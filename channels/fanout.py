@@ -4,9 +4,11 @@ concurrently, with progress that survives the process.
 A recipient that was served is recorded in the channel's :class:`~channels.base.RecipientLog`
 under a SHA-256 digest of its address (addresses may hold secrets, such as a webhook URL's
 token). Herald keeps that log in its database per delivery, so a retry claimed by any process
-goes only to the recipients still missing. Served recipients are written in batches: a
-process that dies mid-way repeats at most one batch, while 10,000 recipients cost 100
-writes, not 10,000. Outside Herald's app (no log bound), progress is kept in memory.
+goes only to the recipients still missing. Served recipients are written in batches while
+the send runs (a process that dies mid-way repeats at most one batch; 10,000 recipients
+cost 100 writes, not 10,000), and the rest only when some recipient failed: a delivery that
+reached everyone is recorded as sent and never resumed. With a single recipient there is
+nothing to keep. Outside Herald's app (no log bound), progress is kept in memory.
 """
 
 from __future__ import annotations
@@ -87,9 +89,11 @@ class FanOut:
     ) -> Receipt:
         """Call ``send_one`` for every recipient not yet served; sum up the outcome."""
         keys = {recipient: recipient_key(recipient) for recipient in recipients}
-        served = await self.log.served(alert, self._channel.name) & set(keys.values())
+        # one recipient has no progress to keep: the delivery's own status says it all
+        log = self.log if len(keys) > 1 else None
+        served = await log.served(alert, self._channel.name) & set(keys.values()) if log else set()
         pending = [r for r in keys if keys[r] not in served]
-        progress = _Progress(self.log, alert, self._channel.name, self._batch)
+        progress = _Progress(log, alert, self._channel.name, self._batch)
         slots = asyncio.Semaphore(self._concurrency)
 
         async def bounded(recipient: str) -> str | None:
@@ -99,14 +103,15 @@ class FanOut:
             return reference
 
         results = await asyncio.gather(*(bounded(r) for r in pending), return_exceptions=True)
-        await progress.flush()
+        if any(isinstance(result, BaseException) for result in results):
+            await progress.flush()  # a retry will want it; a delivery all sent does not
         return summarise(dict(zip(pending, results, strict=True)), len(keys), served, label)
 
 
 class _Progress:
     """Served recipients of one send, written to the log a batch at a time."""
 
-    def __init__(self, log: RecipientLog, alert: Alert, channel: str, batch: int) -> None:
+    def __init__(self, log: RecipientLog | None, alert: Alert, channel: str, batch: int) -> None:
         self.log, self.alert, self.channel, self.batch = log, alert, channel, batch
         self.unwritten: list[str] = []
 
@@ -117,7 +122,7 @@ class _Progress:
 
     async def flush(self) -> None:
         keys, self.unwritten = self.unwritten, []
-        if not keys:
+        if not keys or self.log is None:
             return
         try:
             await self.log.add(self.alert, self.channel, keys)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 
 import httpx
@@ -91,44 +91,91 @@ async def test_a_retry_whose_only_failure_is_permanent_still_counts_the_served(
     assert receipt.detail == "failed for 1 of 2: b: invalid"
 
 
-async def test_progress_is_recorded_in_the_bound_log_by_digest(http: httpx.AsyncClient) -> None:
+async def test_progress_is_recorded_by_digest_when_a_retry_will_want_it(
+    http: httpx.AsyncClient,
+) -> None:
     log = MemoryRecipientLog()
 
     async def send_one(recipient: str) -> str | None:
+        if recipient == "b":
+            raise TransientDeliveryError("busy")
         return None
 
     url = "https://hooks.example/T000/secret-token"
-    await fan_out(http, log).send(ALERT, [url, "b"], send_one)
-    assert await log.served(ALERT, "several") == {recipient_key(url), recipient_key("b")}
+    with pytest.raises(TransientDeliveryError):
+        await fan_out(http, log).send(ALERT, [url, "b"], send_one)
+    assert await log.served(ALERT, "several") == {recipient_key(url)}
     assert "secret" not in str(await log.served(ALERT, "several"))
 
 
-async def test_progress_is_written_a_batch_at_a_time(http: httpx.AsyncClient) -> None:
-    writes: list[int] = []
+class CountingLog(MemoryRecipientLog):
+    """Counts the keys of every write and every read."""
 
-    class CountingLog(MemoryRecipientLog):
-        async def add(self, alert: Alert, channel: str, keys: object) -> None:
-            writes.append(len(keys))  # type: ignore[arg-type]
-            await super().add(alert, channel, keys)  # type: ignore[arg-type]
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[int] = []
+        self.reads = 0
+
+    async def served(self, alert: Alert, channel: str) -> set[str]:
+        self.reads += 1
+        return await super().served(alert, channel)
+
+    async def add(self, alert: Alert, channel: str, keys: Collection[str]) -> None:
+        self.writes.append(len(keys))
+        await super().add(alert, channel, keys)
+
+
+async def test_progress_is_written_a_batch_at_a_time_and_the_rest_on_failure(
+    http: httpx.AsyncClient,
+) -> None:
+    log = CountingLog()
+
+    async def send_one(recipient: str) -> str | None:
+        if recipient == "24":
+            raise TransientDeliveryError("busy")
+        return None
+
+    with pytest.raises(TransientDeliveryError):
+        await fan_out(http, log, batch=10).send(ALERT, [str(n) for n in range(25)], send_one)
+    assert sorted(log.writes) == [4, 10, 10]
+
+
+async def test_a_send_that_reached_everyone_writes_only_full_batches(
+    http: httpx.AsyncClient,
+) -> None:
+    log = CountingLog()
 
     async def send_one(recipient: str) -> str | None:
         return None
 
-    await fan_out(http, CountingLog(), batch=10).send(ALERT, [str(n) for n in range(25)], send_one)
-    assert sorted(writes) == [5, 10, 10]
+    await fan_out(http, log, batch=10).send(ALERT, [str(n) for n in range(25)], send_one)
+    assert log.writes == [10, 10]  # the last 5 need no record: the delivery is sent
+
+
+async def test_a_single_recipient_keeps_no_progress(http: httpx.AsyncClient) -> None:
+    log = CountingLog()
+
+    async def send_one(recipient: str) -> str | None:
+        raise TransientDeliveryError("busy")
+
+    with pytest.raises(TransientDeliveryError):
+        await fan_out(http, log).send(ALERT, ["only"], send_one)
+    assert (log.reads, log.writes) == (0, [])
 
 
 async def test_a_log_that_cannot_write_does_not_fail_a_served_send(
     http: httpx.AsyncClient,
 ) -> None:
     class BrokenLog(MemoryRecipientLog):
-        async def add(self, alert: Alert, channel: str, keys: object) -> None:
+        async def add(self, alert: Alert, channel: str, keys: Collection[str]) -> None:
             raise OSError("disk full")
 
     async def send_one(recipient: str) -> str | None:
+        if recipient == "b":
+            raise PermanentDeliveryError("invalid")
         return "ok"
 
-    receipt = await fan_out(http, BrokenLog()).send(ALERT, ["a"], send_one)
+    receipt = await fan_out(http, BrokenLog()).send(ALERT, ["a", "b"], send_one)
     assert receipt.reference == "ok"
 
 
