@@ -30,8 +30,8 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 # The storage tests also run on PostgreSQL, the shared rate limits on Redis, the browser
-# tests drive Chromium, and the database-fault tests make a file read-only for root too
-# (chattr): install Debian's packages when they are missing (the tests start their
+# tests drive Chromium, the database-fault tests make a file read-only for root too
+# (chattr), and a real Alertmanager notifies Herald: install Debian's packages when missing (the tests start their
 # own server instances on loopback ports, in temporary directories).
 debian-packages:
 	@missing=""; \
@@ -39,6 +39,7 @@ debian-packages:
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium fonts-dejavu-core"; \
 	command -v chattr >/dev/null 2>&1 || missing="$$missing e2fsprogs"; \
+	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing$$missing from Debian's packages"; \
 		$(SUDO) apt-get update -qq && \

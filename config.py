@@ -9,6 +9,7 @@ string otherwise. Everything is checked once, in :func:`validate`, before the ap
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ INSTANCE_DIR = BASE_DIR / "instance"
 DEV_SECRET_KEY = "herald-development-secret-key-change-me"  # noqa: S105 - refused in production
 SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "PRIVATE_KEY")
 SEVERITIES = ("info", "warning", "critical")  # as channels.base; config imports no app code
+PUBLIC_URL = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?")
 
 
 class ConfigError(RuntimeError):
@@ -59,6 +61,10 @@ class Config:
     HSTS = False  # Strict-Transport-Security; on in production
     PROPAGATE_EXCEPTIONS = False  # errors always reach Herald's handlers, in tests too
     LOG_LEVEL = "INFO"
+    REPEAT_INTERVAL = 4 * 3600  # seconds before a firing, unacknowledged alert is sent again
+    SEND_RESOLVED = True  # tell the channels that were told it fires when an alert resolves
+    PUBLIC_URL = "http://127.0.0.1:8000"  # where people reach Herald: links in notifications
+    ACK_LINK_LIFETIME = 24 * 3600  # seconds a notification's acknowledge link works
 
 
 class DevelopmentConfig(Config):
@@ -165,9 +171,23 @@ def validate(settings: Mapping[str, Any]) -> None:
     _require(_is_whole(bound) and bound >= 1, "MAX_CONCURRENT_DELIVERIES", "must be 1 or more")
     body_timeout: Any = settings.get("BODY_TIMEOUT")
     _require(_is_number(body_timeout) and body_timeout > 0, "BODY_TIMEOUT", "must be seconds")
+    _validate_lifecycle(settings)
     limit: Any = settings.get("MAX_CONTENT_LENGTH")
     _require(
         _is_whole(limit) and limit > 0, "MAX_CONTENT_LENGTH", "must be a positive whole number"
+    )
+
+
+def _validate_lifecycle(settings: Mapping[str, Any]) -> None:
+    for key in ("REPEAT_INTERVAL", "ACK_LINK_LIFETIME"):
+        value: Any = settings.get(key)
+        _require(_is_whole(value) and value > 0, key, "must be a positive whole number of seconds")
+    _require(isinstance(settings.get("SEND_RESOLVED"), bool), "SEND_RESOLVED", "must be true/false")
+    public: Any = settings.get("PUBLIC_URL")
+    _require(
+        isinstance(public, str) and PUBLIC_URL.fullmatch(public) is not None,
+        "PUBLIC_URL",
+        "must be an http(s) URL without query or fragment, such as https://herald.example",
     )
 
 

@@ -11,6 +11,7 @@ from quart import Quart
 
 import config as settings
 from app import (
+    ack,
     admin,
     api,
     auth,
@@ -21,6 +22,8 @@ from app import (
     errors,
     hooks,
     ids,
+    integrations,
+    links,
     live,
     logs,
     metrics,
@@ -48,6 +51,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
 
     ids.init_app(app)  # before any blueprint adds a route that uses <id:...>
     db.init_app(app)
+    links.init_app(app)
     channels = channelset.init_app(app, build_channels(app.config))
     dispatch.init_app(app, channels)
     push.init_app(app)
@@ -64,6 +68,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(ack.bp)
+    integrations.init_app(app)
     app.asgi_app = RequestIdMiddleware(app.asgi_app)  # type: ignore[method-assign]
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:  # outermost, so that everything inside sees the client the proxies saw

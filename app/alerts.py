@@ -11,7 +11,8 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.models import AlertRecord, Delivery, DeliveryStatus
+from app.links import get_links
+from app.models import AlertRecord, Delivery
 
 if TYPE_CHECKING:
     from app.channelset import ChannelSet
@@ -49,32 +50,6 @@ def choose_channels(requested: Iterable[str] | None, configured: Iterable[str]) 
     if unknown:
         raise UnknownChannelError(unknown, known)
     return chosen
-
-
-async def record_alert(
-    session: AsyncSession,
-    *,
-    message: str,
-    channels: list[str],
-    title: str = "",
-    severity: str = "info",
-    source: str,
-    created_by_id: int | None = None,
-    commit: bool = True,
-) -> AlertRecord:
-    """Store an alert with one pending delivery per channel, in one transaction (left open
-    for the caller to add to when ``commit`` is false)."""
-    record = AlertRecord(
-        title=title,
-        message=message,
-        severity=severity,
-        source=source,
-        created_by_id=created_by_id,
-        deliveries=[Delivery(channel=name, status=DeliveryStatus.PENDING) for name in channels],
-    )
-    session.add(record)
-    await (session.commit() if commit else session.flush())
-    return record
 
 
 async def get_alert_with_history(session: AsyncSession, alert_id: int) -> AlertRecord | None:
@@ -160,6 +135,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
     """The API's view of one delivery."""
     return {
         "channel": delivery.channel,
+        "notification": delivery.notification,
         "status": delivery.status,
         "attempts": delivery.attempts,
         "error": delivery.error,
@@ -185,6 +161,18 @@ def alert_json(record: AlertRecord) -> dict[str, Any]:
         "message": record.message,
         "severity": record.severity,
         "status": record.status,
+        "state": record.state,
+        "dedup_key": record.dedup_key,
+        "labels": record.labels or {},
+        "links": record.links or [],
+        "occurrences": record.occurrences,
         "created_at": record.created_at.isoformat(),
+        "last_seen_at": record.last_seen_at.isoformat(),
+        "acknowledged_by": record.acknowledged_by,
+        "acknowledged_at": iso(record.acknowledged_at),
+        "resolved_at": iso(record.resolved_at),
+        "silenced": record.silenced,
+        "silence_id": record.silence_id,
+        "url": get_links().page(record.id),
         "deliveries": [delivery_json(d) for d in record.deliveries],
     }

@@ -18,11 +18,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import idempotency
-from app.alerts import UnknownChannelError, channels_for, record_alert
+from app.alerts import UnknownChannelError, channels_for
 from app.auth import MIN_PASSWORD, create_token, create_user, user_named
 from app.channelset import get_channels
 from app.db import Database, get_db
 from app.dispatch import get_dispatcher
+from app.lifecycle import record_alert
 from app.models import FINAL_STATUSES, AlertRecord, Delivery, User, utcnow
 from channels.base import SEVERITIES
 

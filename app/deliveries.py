@@ -39,6 +39,7 @@ class Claim:
     alert_id: int
     channel: str
     attempt: int
+    notification: str = "firing"
 
 
 def due_condition(now: datetime) -> ColumnElement[bool]:
@@ -76,7 +77,13 @@ class DeliveryQueue:
                 started_at=now,
                 next_attempt_at=None,
             )
-            .returning(Delivery.id, Delivery.alert_id, Delivery.channel, Delivery.attempts)
+            .returning(
+                Delivery.id,
+                Delivery.alert_id,
+                Delivery.channel,
+                Delivery.attempts,
+                Delivery.notification,
+            )
             .execution_options(synchronize_session=False)
         )
         async with self.database.session() as session:
@@ -142,7 +149,7 @@ class DeliveryQueue:
         return released
 
     async def alerts(self, ids: set[int]) -> dict[int, Alert]:
-        """The alerts with these ids, as the channels receive them."""
+        """The alerts with these ids, as the channels receive their first notification."""
         if not ids:
             return {}
         # the alerts alone: their deliveries are what is being sent, and not needed here
@@ -174,6 +181,15 @@ class DeliveryQueue:
         return max(0.0, (due - utcnow()).total_seconds())
 
 
+def of_notification(alert: Alert, channel: str) -> ColumnElement[bool]:
+    """The delivery of this notification of the alert on ``channel``."""
+    return and_(
+        Delivery.alert_id == alert.id,
+        Delivery.channel == channel,
+        Delivery.notification == alert.notification,
+    )
+
+
 class DatabaseRecipientLog:
     """Fan-out progress (:class:`channels.base.RecipientLog`) kept with each delivery, so that
     a retry claimed by any process skips the recipients already served."""
@@ -186,16 +202,14 @@ class DatabaseRecipientLog:
         statement = (
             select(DeliveryRecipient.recipient)
             .join(Delivery, Delivery.id == DeliveryRecipient.delivery_id)
-            .where(Delivery.alert_id == alert.id, Delivery.channel == channel)
+            .where(of_notification(alert, channel))
         )
         async with self.database.session() as session:
             return set((await session.scalars(statement)).all())
 
     async def add(self, alert: Alert, channel: str, keys: Collection[str]) -> None:
         """Record ``keys`` as served by the alert's delivery on ``channel``."""
-        delivery = select(Delivery.id).where(
-            Delivery.alert_id == alert.id, Delivery.channel == channel
-        )
+        delivery = select(Delivery.id).where(of_notification(alert, channel))
         async with self.database.session() as session:
             delivery_id = await session.scalar(delivery)
             if delivery_id is None:  # purged meanwhile: nothing left to resume

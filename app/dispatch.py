@@ -46,10 +46,12 @@ from quart import Quart, current_app
 from app.channelset import ChannelSet
 from app.db import Database, get_db
 from app.deliveries import Claim, DeliveryQueue
+from app.links import get_links
 from app.models import (
     FINAL_STATUSES,
     DeliveryAttempt,
     DeliveryStatus,
+    as_notification,
     utcnow,
 )
 from channels.base import (
@@ -114,9 +116,11 @@ class Dispatcher:
         lease_seconds: float = 30.0,
         max_concurrent: int = 100,
         poll_interval: float = 1.0,
+        present: Callable[[Alert, str], Alert] = as_notification,
     ) -> None:
         self.database = database
         self.channels = channels
+        self.present = present  # the alert as one of its notifications goes out
         self.timeout = timeout
         self.retry = retry
         self.lease = timedelta(seconds=lease_seconds)
@@ -292,7 +296,8 @@ class Dispatcher:
 
     async def _process(self, alert: Alert, claim: Claim) -> DeliveryOutcome:
         try:
-            return await self._attempt_under_lease(alert, claim)
+            notification = self.present(alert, claim.notification)
+            return await self._attempt_under_lease(notification, claim)
         finally:
             self._leases.pop(claim.delivery_id, None)  # held no more, whatever happened
 
@@ -420,6 +425,7 @@ def init_app(app: Quart, channels: ChannelSet) -> None:
         lease_seconds=float(config["LEASE_SECONDS"]),
         max_concurrent=int(config["MAX_CONCURRENT_DELIVERIES"]),
         poll_interval=float(config["DISPATCH_POLL_INTERVAL"]),
+        present=get_links(app).notification,
     )
     app.extensions["herald.dispatcher"] = dispatcher
 

@@ -18,8 +18,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alerts import record_alert
 from app.errors import InvalidInput
+from app.lifecycle import Policy, Trigger, trigger
 from app.models import IdempotencyKey, utcnow
 
 HEADER = "Idempotency-Key"
@@ -63,19 +63,19 @@ def check_same_body(record: IdempotencyKey, digest: str) -> None:
 
 
 async def record_alert_once(
-    session: AsyncSession, *, user_id: int, key: str | None, digest: str, **alert: Any
+    session: AsyncSession, *, key: str | None, digest: str, report: Trigger, policy: Policy
 ) -> tuple[int, bool]:
-    """Record the alert (fields as :func:`app.alerts.record_alert` takes them) unless ``key``
-    already made one: (its id, True) when recorded now, (the earlier alert's id, False) when
-    the key was used before with the same body, even by a concurrent request; 422 when it
-    was used with another body."""
-    existing = await find(session, user_id, key) if key else None
+    """:func:`app.lifecycle.trigger` unless ``key`` (of the reporting user) already did:
+    (the alert's id, whether it is new). A key used before with the same body, even by a
+    concurrent request, gives its alert again, not new; with another body, 422."""
+    user_id = report.created_by_id
+    existing = await find(session, user_id, key) if key and user_id is not None else None
     if existing is not None:
         check_same_body(existing, digest)
         return existing.alert_id, False
-    record = await record_alert(session, created_by_id=user_id, commit=key is None, **alert)
-    if key is None:
-        return record.id, True
+    record, created = await trigger(session, report, policy, commit=key is None)
+    if key is None or user_id is None:
+        return record.id, created
     session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=digest, alert_id=record.id))
     try:
         await session.commit()
@@ -86,7 +86,7 @@ async def record_alert_once(
             raise
         check_same_body(existing, digest)
         return existing.alert_id, False
-    return record.id, True
+    return record.id, created
 
 
 async def purge_expired(session: AsyncSession) -> int:

@@ -68,8 +68,14 @@ class LiveHub:
         view = follower.view
         async with self._lock:
             self.followers.add(follower)
-            missing = {alert for alert in follower.unfinished if (view, alert) not in self._shown}
-            if missing:  # followed by no other page yet
+            # Read afresh what no other page follows yet, and what was last seen finished:
+            # a finished alert comes back to life when it repeats or is resolved.
+            missing = {
+                alert
+                for alert in follower.unfinished
+                if (view, alert) not in self._shown or self._shown[view, alert][1]
+            }
+            if missing:
                 for record in await self._read(view, missing):
                     await self._render(view, record)
             for alert in sorted(follower.unfinished):

@@ -1,13 +1,16 @@
-"""Database tables: users, API tokens, alerts and their per-channel deliveries."""
+"""Database tables: users, API tokens, alerts and their per-channel deliveries, silences."""
 
 from __future__ import annotations
 
 import enum
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -19,10 +22,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from channels.base import Alert, Severity
+from channels.base import Alert, AlertState, Severity
 
 
 def utcnow() -> datetime:
@@ -66,6 +70,26 @@ class DeliveryStatus(enum.StrEnum):
 
 
 # The statuses a delivery ends in: nothing about it changes any more.
+class Lifecycle(enum.StrEnum):
+    """An alert's own life, apart from how its deliveries went."""
+
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+# The notifications of one alert, each a delivery per channel: the first, the repeats made
+# while it keeps firing unacknowledged ("repeat-1", "repeat-2", ...), and the resolved one.
+FIRST_NOTIFICATION = "firing"
+RESOLVED_NOTIFICATION = "resolved"
+
+
+def as_notification(alert: Alert, notification: str) -> Alert:
+    """``alert`` as its ``notification`` goes out (links are added by app/links.py)."""
+    state: AlertState = "resolved" if notification == RESOLVED_NOTIFICATION else "firing"
+    return replace(alert, notification=notification, state=state)
+
+
 FINAL_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
 STATUSES = tuple(status.value for status in DeliveryStatus)
 
@@ -124,6 +148,16 @@ class AlertRecord(Base):
     """An alert as stored; :meth:`to_alert` gives the value the channels receive."""
 
     __tablename__ = "alerts"
+    __table_args__ = (
+        # one open alert per dedup key: concurrent triggers with one key cannot make two
+        Index(
+            "ix_alerts_open_dedup_key",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("state != 'resolved'"),
+            postgresql_where=text("state != 'resolved'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
@@ -133,6 +167,19 @@ class AlertRecord(Base):
     source: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    dedup_key: Mapped[str | None] = mapped_column(String(255))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    links: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # {"href", "text"}
+    state: Mapped[str] = mapped_column(String(16), default=Lifecycle.FIRING)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # channels last told
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    silenced: Mapped[bool] = mapped_column(Boolean, default=False)
+    silence_id: Mapped[int | None] = mapped_column(ForeignKey("silences.id", ondelete="SET NULL"))
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="alert",
@@ -141,15 +188,27 @@ class AlertRecord(Base):
         lazy="selectin",
     )
 
-    def to_alert(self) -> Alert:
-        """The immutable value handed to channels."""
+    def to_alert(self, notification: str = FIRST_NOTIFICATION) -> Alert:
+        """The immutable value handed to channels for one of the alert's notifications."""
         severity: Severity = self.severity  # type: ignore[assignment]  # checked on the way in
-        return Alert(self.id, self.title, self.message, severity, self.created_at, self.uid)
+        alert = Alert(
+            self.id,
+            self.title,
+            self.message,
+            severity,
+            self.created_at,
+            self.uid,
+            labels=dict(self.labels or {}),
+            dedup_key=self.dedup_key or "",
+        )
+        return as_notification(alert, notification)
 
     @property
     def status(self) -> str:
         """One word for the whole alert, derived from its deliveries."""
         statuses = {delivery.status for delivery in self.deliveries}
+        if self.silenced and not statuses:
+            return "silenced"
         if not statuses or statuses == {DeliveryStatus.PENDING}:
             return "pending"
         if statuses & {DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.RETRYING}:
@@ -167,17 +226,18 @@ class AlertRecord(Base):
 
 
 class Delivery(Base):
-    """One alert on one channel: its status, attempts, last error and timing."""
+    """One notification of an alert on one channel: its status, attempts, last error, timing."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("alert_id", "channel"),
+        UniqueConstraint("alert_id", "channel", "notification"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(64))
+    notification: Mapped[str] = mapped_column(String(32), default=FIRST_NOTIFICATION)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -256,3 +316,24 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Silence(Base):
+    """Keeps matching alerts quiet from ``starts_at`` until ``ends_at``; expiring one early
+    sets ``ends_at`` to the moment it was expired."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # name, value, regex, equal
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # active ones: ends later
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def state(self, now: datetime) -> str:
+        """``pending`` before it starts, ``active`` while it holds, then ``expired``."""
+        if now < self.starts_at:
+            return "pending"
+        return "active" if now < self.ends_at else "expired"

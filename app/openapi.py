@@ -100,7 +100,7 @@ class ApiOnlyProvider(OpenAPIProvider):
         """Ids in paths say their range, which the ``id`` converter enforces."""
         parameter: dict[str, Any] = super().build_path_parameter(name, converter)
         if isinstance(converter, IdConverter):
-            parameter["schema"] |= {"minimum": 1, "maximum": MAX_ID}
+            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
         return parameter
 
     def schema(self) -> dict[str, Any]:

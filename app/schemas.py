@@ -7,15 +7,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
     WithJsonSchema,
+    model_validator,
 )
 
 from app.ids import MAX_ID
+from app.silences import compile_pattern
 from channels.base import LINE_BREAKING
 
 # Spelled out rather than \S, whose meaning differs between Python and JSON Schema's regexes.
@@ -26,6 +29,11 @@ NON_BLANK = r"^[ \t\n\r\x0b\x0c]*[^\x00 \t\n\r\x0b\x0c][^\x00]*$"
 ONE_LINE = f"^[^{LINE_BREAKING}]*$"  # no control characters, no Unicode line breaks
 MAX_MESSAGE = 4000
 MAX_TITLE = 200
+MAX_DEDUP_KEY = 255
+MAX_LABELS = 64
+MAX_LABEL_VALUE = 1024
+MAX_MATCHERS = 32
+LABEL_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # as Prometheus names labels
 
 
 def documented_pattern(pattern: str) -> Any:
@@ -65,8 +73,27 @@ ChannelName = Annotated[
 ]
 
 
+DedupKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_DEDUP_KEY),
+    *matching(f"^[^{LINE_BREAKING}]+$", "must be printable: no control characters or line breaks"),
+]
+LabelName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128),
+    *matching(LABEL_NAME, "must be a label name: letters, digits and _, not starting with a digit"),
+]
+LabelValue = Annotated[
+    str,
+    StringConstraints(max_length=MAX_LABEL_VALUE),
+    *matching(ONE_LINE, "must be one line without control characters or line breaks"),
+]
+Labels = Annotated[dict[LabelName, LabelValue], Field(max_length=MAX_LABELS)]
+
+
 class AlertIn(BaseModel):
-    """A request to send an alert."""
+    """A request to send an alert; a ``dedup_key`` that an open alert carries counts as
+    that alert seen again."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -74,6 +101,8 @@ class AlertIn(BaseModel):
     title: Title = ""
     severity: Literal["info", "warning", "critical"] = "info"
     channels: list[ChannelName] | None = Field(default=None, min_length=1)
+    dedup_key: DedupKey | None = None
+    labels: Labels = Field(default_factory=dict)
 
 
 def field_errors(error: ValidationError) -> dict[str, str]:
@@ -118,9 +147,11 @@ DateTimeText = Annotated[str, WithJsonSchema({"type": "string", "format": "date-
 
 
 class DeliveryOut(BaseModel):
-    """One channel's delivery of an alert."""
+    """One notification of an alert on one channel: ``firing`` (the first), ``repeat-N``,
+    ``resolved``."""
 
     channel: str
+    notification: str
     status: Literal["pending", "sending", "retrying", "sent", "failed"]
     attempts: int
     error: str | None
@@ -131,16 +162,35 @@ class DeliveryOut(BaseModel):
     detail: str | None
 
 
+class LinkOut(BaseModel):
+    """A link a source gave with the alert (its graph, its dashboard, its silence page)."""
+
+    href: str
+    text: str
+
+
 class AlertOut(BaseModel):
-    """An alert and its deliveries."""
+    """An alert, its life so far, and its deliveries."""
 
     id: int
     uid: str
     title: str
     message: str
     severity: Literal["info", "warning", "critical"]
-    status: Literal["pending", "sending", "sent", "failed", "partial"]
+    status: Literal["pending", "sending", "sent", "failed", "partial", "silenced"]
+    state: Literal["firing", "acknowledged", "resolved"]
+    dedup_key: str | None
+    labels: dict[str, str]
+    links: list[LinkOut]
+    occurrences: int
     created_at: DateTimeText
+    last_seen_at: DateTimeText
+    acknowledged_by: str | None
+    acknowledged_at: DateTimeText | None
+    resolved_at: DateTimeText | None
+    silenced: bool
+    silence_id: int | None
+    url: str
     deliveries: list[DeliveryOut]
 
 
@@ -193,3 +243,59 @@ class SubscriptionOut(BaseModel):
 
     id: int
     endpoint: str
+
+
+class MatcherIn(BaseModel):
+    """One condition of a silence, as Alertmanager writes it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: LabelName
+    value: Annotated[
+        str,
+        StringConstraints(max_length=MAX_LABEL_VALUE),
+        *matching(ONE_LINE, "must be one line without control characters or line breaks"),
+    ]
+    regex: bool = False
+    equal: bool = True
+
+    @model_validator(mode="after")
+    def _pattern_compiles(self) -> MatcherIn:
+        if self.regex:
+            compile_pattern(self.value)  # ValueError names the problem
+        return self
+
+
+class SilenceIn(BaseModel):
+    """Keep alerts that match every matcher quiet from ``starts_at`` (default: now) until
+    ``ends_at``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    matchers: list[MatcherIn] = Field(min_length=1, max_length=MAX_MATCHERS)
+    starts_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
+    ends_at: Annotated[AwareDatetime, Field(strict=False)]
+    comment: Annotated[
+        str,
+        StringConstraints(max_length=1000),
+        *matching(r"^[^\x00]*$", "must not hold NUL characters"),
+    ] = ""
+
+
+class SilenceOut(BaseModel):
+    """A silence and whether it holds now."""
+
+    id: int
+    matchers: list[MatcherIn]
+    starts_at: DateTimeText
+    ends_at: DateTimeText
+    comment: str
+    created_by: str
+    created_at: DateTimeText
+    state: Literal["pending", "active", "expired"]
+
+
+class SilenceList(BaseModel):
+    """Silences, those that end last first."""
+
+    silences: list[SilenceOut]

@@ -11,9 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import current_user
 from app.csrf import csrf_token
-from app.models import STATUSES, User
+from app.models import STATUSES, Lifecycle, User
 
-BADGE_STATUSES = {*STATUSES, "partial"}
+BADGE_STATUSES = {*STATUSES, *Lifecycle, "partial", "silenced", "active", "expired"}
 
 
 def timeago(value: datetime, now: datetime | None = None) -> str:

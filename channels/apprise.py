@@ -47,9 +47,9 @@ class AppriseChannel(Channel):
 
     async def _notify(self, alert: Alert, key: str) -> str | None:
         result = await self._services[key].async_notify(
-            body=alert.message,
+            body=f"{alert.message}\n\n{alert.url}" if alert.url else alert.message,
             title=alert.subject,
-            notify_type=NOTIFY_TYPES[alert.severity],
+            notify_type="success" if alert.resolved else NOTIFY_TYPES[alert.severity],
             body_format=apprise.NotifyFormat.TEXT,
             log_level=logging.WARNING,  # what went wrong, kept with the result
         )

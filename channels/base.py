@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import httpx
 
 Severity = Literal["info", "warning", "critical"]
+AlertState = Literal["firing", "resolved"]  # what a notification tells
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 # Anything that ends a line somewhere: C0 and C1 controls (which include U+0085), DEL, and
 # Unicode's line and paragraph separators. The title schema refuses exactly these.
@@ -77,10 +78,15 @@ class PermanentDeliveryError(DeliveryError):
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One alert as the channels see it: immutable, whatever the storage looks like.
+    """One notification of an alert, as the channels see it: immutable, whatever the storage.
 
-    ``uid`` is stable for the alert's whole life, across retries and restarts; channels use
-    it for ids that let receivers drop repeats (email ``Message-ID``, ``webhook-id``).
+    ``uid`` is stable for the alert's whole life, across retries and restarts. An alert may
+    be notified more than once: first as it fires (``notification == "firing"``), again
+    while it keeps firing unacknowledged (``"repeat-1"``, ...), and once resolved
+    (``state == "resolved"``). :attr:`notification_id` names one notification for all of its
+    attempts; channels use it for ids that let receivers drop repeats (email ``Message-ID``,
+    ``webhook-id``). ``url`` is the alert's page and ``ack_url`` acknowledges it without a
+    sign-in (firing notifications only; empty when not known).
     """
 
     id: int
@@ -89,13 +95,32 @@ class Alert:
     severity: Severity
     created_at: datetime
     uid: str = ""
+    state: AlertState = "firing"
+    notification: str = "firing"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    dedup_key: str = ""
+    url: str = ""
+    ack_url: str = ""
+
+    @property
+    def resolved(self) -> bool:
+        """Whether this notification says the alert is resolved."""
+        return self.state == "resolved"
+
+    @property
+    def notification_id(self) -> str:
+        """The same for every attempt at one notification; the uid for the first."""
+        base = self.uid or str(self.id)
+        return base if self.notification == "firing" else f"{base}.{self.notification}"
 
     @property
     def subject(self) -> str:
-        """A one-line summary, ``[SEVERITY] title`` (or the message's start without a title),
-        made safe for headers by :func:`one_line`: channels put it in a header as it is."""
+        """A one-line summary, ``[SEVERITY] title`` (``[RESOLVED] title`` once resolved; the
+        message's start without a title), made safe for headers by :func:`one_line`:
+        channels put it in a header as it is."""
         headline = self.title or (self.message.splitlines() or [""])[0][:80]
-        return one_line(f"[{self.severity.upper()}] {headline}")
+        tag = "RESOLVED" if self.resolved else self.severity.upper()
+        return one_line(f"[{tag}] {headline}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from channels.base import (
 
 SECURITY_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 COLOURS = {"info": "#1d5fa8", "warning": "#a15c00", "critical": "#b42318"}
+RESOLVED_COLOUR = "#1a7f37"
 
 _templates = Environment(
     loader=PackageLoader("channels", "templates"),
@@ -80,9 +81,11 @@ class EmailChannel(Channel):
         except (OSError, ssl.SSLError) as error:
             raise ChannelConfigError(f"SMTP_CA_FILE: cannot load {ca_file!r}: {error}") from None
 
-    def message_id(self, alert: Alert) -> str:
-        """``<uid.email@domain>``: stable per alert and channel."""
-        return f"<{alert.uid or alert.id}.{self.name}@{self.sender.rpartition('@')[2]}>"
+    def message_id(self, alert: Alert, notification_id: str | None = None) -> str:
+        """``<notification-id.email@domain>``: the same for every attempt at one notification
+        (the alert's uid for its first)."""
+        domain = self.sender.rpartition("@")[2]
+        return f"<{notification_id or alert.notification_id}.{self.name}@{domain}>"
 
     def build_message(self, alert: Alert) -> EmailMessage:
         """The MIME message: text/plain plus a text/html alternative."""
@@ -92,8 +95,14 @@ class EmailChannel(Channel):
         message["To"] = ", ".join(self.recipients)
         message["Date"] = format_datetime(alert.created_at)
         message["Message-ID"] = self.message_id(alert)
+        if alert.notification != "firing":  # mail clients thread it with the first
+            first = self.message_id(alert, alert.uid or str(alert.id))
+            message["In-Reply-To"] = first
+            message["References"] = first
         message["X-Herald-Severity"] = alert.severity
-        context = {"alert": alert, "colour": COLOURS[alert.severity]}
+        message["X-Herald-State"] = alert.state
+        colour = RESOLVED_COLOUR if alert.resolved else COLOURS[alert.severity]
+        context = {"alert": alert, "colour": colour}
         message.set_content(_templates.get_template("email/alert.txt").render(context))
         html = _templates.get_template("email/alert.html").render(context)
         message.add_alternative(html, subtype="html")

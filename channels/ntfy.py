@@ -1,7 +1,9 @@
 """Push notifications through ntfy (https://ntfy.sh or a self-hosted server).
 
 ``POST {NTFY_URL}/{NTFY_TOPIC}`` with the message as body and ``Title``, ``Priority`` and
-``Tags`` headers; ``NTFY_TOKEN``, when set, is sent as a bearer token.
+``Tags`` headers; ``NTFY_TOKEN``, when set, is sent as a bearer token. ``Click`` opens the
+alert's page, and a firing alert carries an "Acknowledge" action that POSTs its signed
+acknowledge link. A resolved notification goes out at low priority.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ MAX_BYTES = 4096  # ntfy's message limit; longer ones become attachments
 ELLIPSIS = "\u2026"
 PRIORITY = {"info": "3", "warning": "4", "critical": "5"}
 TAGS = {"info": "information_source", "warning": "warning", "critical": "rotating_light"}
+RESOLVED_PRIORITY = "2"
+RESOLVED_TAGS = "white_check_mark"
 
 
 def cut_to_bytes(text: str, limit: int) -> str:
@@ -58,9 +62,13 @@ class NtfyChannel(HttpChannel):
         """Publish the alert; the answer's ``id`` is kept as the reference."""
         headers = {
             "Title": header_text(alert.subject),
-            "Priority": PRIORITY[alert.severity],
-            "Tags": TAGS[alert.severity],
+            "Priority": RESOLVED_PRIORITY if alert.resolved else PRIORITY[alert.severity],
+            "Tags": RESOLVED_TAGS if alert.resolved else TAGS[alert.severity],
         }
+        if alert.url:
+            headers["Click"] = alert.url
+        if alert.ack_url:  # ntfy's action syntax; the link holds no comma or semicolon
+            headers["Actions"] = f"http, Acknowledge, {alert.ack_url}, method=POST, clear=true"
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         body = cut_to_bytes(alert.message, MAX_BYTES).encode()

@@ -26,6 +26,19 @@ def escape(text: str, limit: int | None = None) -> str:
     return cut[:entity] if entity != -1 and ";" not in cut[entity:] else cut
 
 
+def context_line(alert: Alert) -> str:
+    """Severity (or resolved), the alert's number linked to its page, and the acknowledge
+    link while it fires."""
+    state = (
+        ":white_check_mark: resolved"
+        if alert.resolved
+        else f"{EMOJI[alert.severity]} {alert.severity}"
+    )
+    number = f"<{escape(alert.url)}|alert #{alert.id}>" if alert.url else f"alert #{alert.id}"
+    acknowledge = f" · <{escape(alert.ack_url)}|acknowledge>" if alert.ack_url else ""
+    return f"{state} · {number}{acknowledge}"
+
+
 def slack_payload(alert: Alert) -> dict[str, Any]:
     """A ``text`` fallback for notifications and ``blocks`` for the message itself; Slack
     formats both, so both are escaped."""
@@ -40,10 +53,7 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
             {
                 "type": "context",
                 "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": f"{EMOJI[alert.severity]} {alert.severity} · alert #{alert.id}",
-                    }
+                    {"type": "mrkdwn", "text": context_line(alert)},
                 ],
             },
         ],

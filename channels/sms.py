@@ -34,9 +34,12 @@ def e164(number: Any, key: str) -> str:
 
 
 def sms_body(alert: Alert) -> str:
-    """Subject and message, cut to 1600 characters with an ellipsis."""
+    """Subject, message and the alert's page, cut to 1600 characters: the message gives way,
+    so the link stays whole."""
+    link = f"\n{alert.url}" if alert.url else ""
     text = f"{alert.subject}\n{alert.message}"
-    return text if len(text) <= MAX_BODY else text[: MAX_BODY - 1] + ELLIPSIS
+    room = MAX_BODY - len(link)
+    return (text if len(text) <= room else text[: room - 1] + ELLIPSIS) + link
 
 
 class SmsChannel(HttpChannel):

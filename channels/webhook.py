@@ -19,18 +19,25 @@ from channels.base import Alert, ChannelConfigError, Receipt
 from channels.fanout import FanOut
 from channels.http import HttpChannel, origin
 
-EVENT_TYPE = "alert.created"
+EVENT_TYPE = "alert.created"  # the first notification; then alert.repeated, alert.resolved
+
+
+def event_type(alert: Alert) -> str:
+    """``alert.created``, ``alert.repeated`` or ``alert.resolved``."""
+    if alert.resolved:
+        return "alert.resolved"
+    return EVENT_TYPE if alert.notification == "firing" else "alert.repeated"
 
 
 def webhook_id(alert: Alert) -> str:
-    """The ``webhook-id``: the same for every attempt at one alert."""
-    return f"msg_{alert.uid or alert.id}"
+    """The ``webhook-id``: the same for every attempt at one notification."""
+    return f"msg_{alert.notification_id}"
 
 
 def webhook_payload(alert: Alert) -> dict[str, Any]:
     """The body every receiver gets (documented in the README)."""
     return {
-        "type": EVENT_TYPE,
+        "type": event_type(alert),
         "timestamp": alert.created_at.isoformat(),
         "data": {
             "id": alert.id,
@@ -38,6 +45,11 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
             "title": alert.title,
             "message": alert.message,
             "severity": alert.severity,
+            "state": alert.state,
+            "notification": alert.notification,
+            "dedup_key": alert.dedup_key or None,
+            "labels": dict(alert.labels),
+            "url": alert.url or None,
             "created_at": alert.created_at.isoformat(),
         },
     }

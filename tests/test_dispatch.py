@@ -11,10 +11,11 @@ import pytest
 from quart import Quart
 from sqlalchemy import update
 
-from app.alerts import get_alert, record_alert
+from app.alerts import get_alert
 from app.db import get_db
 from app.deliveries import DeliveryQueue
 from app.dispatch import get_dispatcher
+from app.lifecycle import record_alert
 from app.models import Delivery, DeliveryStatus, utcnow
 from tests.conftest import migrated_app
 from tests.sample_channels import (

@@ -15,10 +15,11 @@ import pytest
 from quart import Quart
 from sqlalchemy import select
 
-from app.alerts import get_alert, record_alert
+from app.alerts import get_alert
 from app.channelset import ChannelSet
 from app.db import Database, get_db
 from app.dispatch import Dispatcher, RetryPolicy
+from app.lifecycle import record_alert
 from app.models import Delivery, utcnow
 from tests.conftest import migrated_app
 from tests.sample_channels import GatedChannel, RecordingChannel

@@ -13,10 +13,10 @@ from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from app.alerts import record_alert
 from app.cli import parse_duration, purge_alerts
 from app.db import get_db
 from app.dispatch import get_dispatcher
+from app.lifecycle import record_alert
 from app.models import AlertRecord, Delivery, utcnow
 from tests.channels.conftest import deliver
 from tests.postgres import free_port

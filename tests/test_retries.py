@@ -12,9 +12,10 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from app.alerts import get_alert, get_alert_with_history, record_alert
+from app.alerts import get_alert, get_alert_with_history
 from app.db import get_db
 from app.dispatch import RetryPolicy, get_dispatcher
+from app.lifecycle import record_alert
 from app.models import Delivery, User, utcnow
 from tests.channels.conftest import deliver
 from tests.conftest import AuthActions, migrated_app

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 
-from quart import Blueprint, abort, g, request
+from quart import Blueprint, abort, current_app, g, request
 from quart_rate_limiter import limit_blueprint
+from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
@@ -42,10 +43,10 @@ async def authenticate(*, allow_session: bool = False) -> None:
 
 
 async def require_json_body() -> None:
-    """Writes carry JSON: 415 for another media type, 400 (saying where) when it is not UTF-8
-    JSON that Python can hold (no 5,000-digit numbers, no nesting 2,000 deep), before the
-    schema judges the fields."""
-    if request.method not in ("POST", "PUT", "PATCH"):
+    """Writes carry JSON (actions such as acknowledge may come with no body at all): 415 for
+    another media type, 400 (saying where) when it is not UTF-8 JSON that Python can hold (no
+    5,000-digit numbers, no nesting 2,000 deep), before the schema judges the fields."""
+    if request.method not in ("POST", "PUT", "PATCH") or await takes_no_body():
         return
     if not request.is_json:
         abort(415, "Send the body as JSON with 'Content-Type: application/json'.")
@@ -63,6 +64,14 @@ async def require_json_body() -> None:
             "The body is not valid JSON that Herald accepts: a number is too long or "
             "the nesting too deep.",
         )
+
+
+async def takes_no_body() -> bool:
+    """An action with no request model (acknowledge, resolve) sent with an empty body."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None) is not None:
+        return False
+    return not await request.get_data(as_text=False)
 
 
 def json_api_blueprint(
@@ -85,4 +94,4 @@ def json_api_blueprint(
 
 bp = json_api_blueprint("api", __name__, "/api")
 
-from app.api import views  # noqa: E402,F401  - registers the routes on bp
+from app.api import silences, views  # noqa: E402,F401  - registers the routes on bp

@@ -25,6 +25,7 @@ from app.channelset import get_channels
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.errors import InvalidInput
+from app.lifecycle import AlertResolvedError, Trigger, acknowledge, get_policy, resolve
 from app.openapi import Header, document_errors, document_headers, location
 from app.schemas import AlertIn, AlertOut, AlertPage, AlertQuery, ChannelList
 
@@ -80,25 +81,30 @@ CREATED_ALERT_HEADERS: dict[str, Header] = {
 async def create_alert(data: AlertIn) -> ResponseReturnValue:
     """Record an alert and send it; 202 at once, or 200 after ``Prefer: wait=N`` if done.
 
-    With an ``Idempotency-Key`` seen in the last 24 h and the same body, answer 200 with the
-    alert that key created and send nothing again.
+    A ``dedup_key`` that an open alert carries counts as that alert seen again: 200 with it,
+    sending nothing (unless a repeat is due). With an ``Idempotency-Key`` seen in the last
+    24 h and the same body, answer 200 with the alert that key created and send nothing again.
     """
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-    channels = alert_channels(data)
-    session = db_session()
-    alert_id, created = await idempotency.record_alert_once(
-        session,
-        user_id=g.user.id,
-        key=key,
-        digest=idempotency.body_digest(await request.get_json()),
+    report = Trigger(
         message=data.message,
         title=data.title,
         severity=data.severity,
-        channels=channels,
+        channels=alert_channels(data),
+        dedup_key=data.dedup_key,
+        labels=data.labels,
         source="api",
+        created_by_id=g.user.id,
     )
-    if created:
-        get_dispatcher().notify()
+    session = db_session()
+    alert_id, created = await idempotency.record_alert_once(
+        session,
+        key=key,
+        digest=idempotency.body_digest(await request.get_json()),
+        report=report,
+        policy=get_policy(),
+    )
+    get_dispatcher().notify()  # a new alert, or a repeat of one seen again
     status = 202 if created else 200
     headers = {"Location": url_for("api.read_alert", alert_id=alert_id)}
     wait = prefer_wait()
@@ -120,6 +126,33 @@ async def read_alert(alert_id: int) -> ResponseReturnValue:
     record = await get_alert(db_session(), alert_id)
     if record is None:
         abort(404, f"There is no alert {alert_id}.")
+    return alert_json(record)
+
+
+@bp.post("/alerts/<id:alert_id>/acknowledge")
+@validate_response(AlertOut)
+@document_errors(404, 409)
+async def acknowledge_alert(alert_id: int) -> ResponseReturnValue:
+    """Acknowledge a firing alert: no more repeats; who and when are kept. 409 once it is
+    resolved."""
+    try:
+        record = await acknowledge(db_session(), alert_id, by=g.user.username)
+    except AlertResolvedError as error:
+        abort(409, str(error))
+    if record is None:
+        abort(404, f"There is no alert {alert_id}.")
+    return alert_json(record)
+
+
+@bp.post("/alerts/<id:alert_id>/resolve")
+@validate_response(AlertOut)
+@document_errors(404)
+async def resolve_alert(alert_id: int) -> ResponseReturnValue:
+    """Resolve the alert; the channels that were told it fires are told it is resolved."""
+    record = await resolve(db_session(), alert_id, get_policy())
+    if record is None:
+        abort(404, f"There is no alert {alert_id}.")
+    get_dispatcher().notify()
     return alert_json(record)
 
 

@@ -36,4 +36,4 @@ async def dashboard_values() -> dict[str, Any]:
     }
 
 
-from app.web import live, views  # noqa: E402,F401  - registers the routes on bp
+from app.web import lifecycle, live, views  # noqa: E402,F401  - registers the routes on bp

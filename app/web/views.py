@@ -27,7 +27,6 @@ from app.alerts import (
     channels_for,
     get_alert_with_history,
     recent_alerts,
-    record_alert,
 )
 from app.auth import (
     authenticate,
@@ -39,6 +38,7 @@ from app.channelset import get_channels
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.ids import parse_id
+from app.lifecycle import record_alert
 from app.models import STATUSES, utcnow
 from app.ratelimit import LOGIN_LIMITS
 from app.schemas import AlertIn, field_errors

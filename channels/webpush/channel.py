@@ -32,6 +32,7 @@ def push_payload(alert: Alert) -> bytes:
         "title": alert.subject,
         "body": alert.message,
         "severity": alert.severity,
+        "state": alert.state,
         "alert_id": alert.id,
         "url": f"/alerts/{alert.id}",
     }
@@ -87,7 +88,7 @@ class WebPushChannel(HttpChannel):
         headers = {
             **self.vapid_headers(subscription.endpoint),
             "TTL": str(TTL[alert.severity]),
-            "Urgency": URGENCY[alert.severity],
+            "Urgency": "low" if alert.resolved else URGENCY[alert.severity],
             "Content-Encoding": "aes128gcm",
             "Content-Type": "application/octet-stream",
         }

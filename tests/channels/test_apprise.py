@@ -48,7 +48,7 @@ async def test_every_service_is_notified(app: Quart, sink: ProviderSink) -> None
     assert sorted(r.path for r in sink.received) == ["/first", "/second"]
     body = sink.received[0].json()
     assert body["title"] == "[CRITICAL] db1 disk"
-    assert body["message"] == "Disk 99% full"
+    assert body["message"] == f"Disk 99% full\n\nhttp://127.0.0.1:8000/alerts/{delivery.alert_id}"
     assert body["type"] == "failure"
 
 

@@ -21,7 +21,7 @@ from quart import Quart
 from app import create_app
 from channels.base import ChannelConfigError
 from channels.email import EmailChannel
-from tests.channels.conftest import deliver
+from tests.channels.conftest import deliver, deliver_and_resolve
 from tests.conftest import migrated_app
 from tests.sample_channels import path
 from tests.servers import listening_socket
@@ -215,6 +215,7 @@ EXPECTED_HEADERS = {
     "date",
     "message-id",
     "x-herald-severity",
+    "x-herald-state",
     "content-type",
     "mime-version",
 }
@@ -321,3 +322,23 @@ def test_bad_settings_are_refused_at_start_up(
 ) -> None:
     with pytest.raises(ChannelConfigError, match=message):
         create_app({**email_settings, **change}, env="testing")
+
+
+async def test_the_resolved_message_says_so_and_threads_with_the_first(
+    app: Quart, mailbox: Mailbox
+) -> None:
+    firing, resolved = await deliver_and_resolve(app, "email")
+    assert (firing.status, resolved.status) == ("sent", "sent")
+    [(_, first), (_, last)] = mailbox.messages
+    assert last["Subject"] == "[RESOLVED] db1 disk"
+    assert last["Message-ID"] != first["Message-ID"]
+    assert last["In-Reply-To"] == last["References"] == first["Message-ID"]
+    assert last["X-Herald-State"] == "resolved"
+    first_text = first.get_body(("plain",))
+    last_text = last.get_body(("plain",))
+    assert first_text is not None
+    assert last_text is not None
+    assert "Acknowledge (stops repeats): http://127.0.0.1:8000/ack/" in first_text.get_content()
+    assert f"Details:  http://127.0.0.1:8000/alerts/{firing.alert_id}" in first_text.get_content()
+    assert "This alert is resolved." in last_text.get_content()
+    assert "/ack/" not in last_text.get_content()

@@ -13,7 +13,7 @@ from quart import Quart
 from app import create_app
 from channels.base import Alert, ChannelConfigError
 from channels.ntfy import MAX_BYTES, NtfyChannel, cut_to_bytes
-from tests.channels.conftest import deliver
+from tests.channels.conftest import deliver, deliver_and_resolve
 from tests.conftest import migrated_app
 from tests.sample_channels import path
 from tests.servers import HANG, Captured, ProviderSink, Reply
@@ -149,3 +149,20 @@ def test_bad_settings_are_refused_at_start_up(
 ) -> None:
     with pytest.raises(ChannelConfigError, match=f"^{key}: required"):
         create_app({**ntfy_settings, **change}, env="testing")
+
+
+async def test_firing_carries_a_link_and_an_acknowledge_action_resolved_a_low_priority(
+    app: Quart, sink: ProviderSink
+) -> None:
+    firing, resolved = await deliver_and_resolve(app, "ntfy")
+    assert (firing.status, resolved.status) == ("sent", "sent")
+    first, last = sink.received
+    page = f"http://127.0.0.1:8000/alerts/{firing.alert_id}"
+    assert first.headers["click"] == page
+    action, label, url, method, clear = first.headers["actions"].split(", ")
+    assert (action, label, method, clear) == ("http", "Acknowledge", "method=POST", "clear=true")
+    assert url.startswith("http://127.0.0.1:8000/ack/")
+    assert last.headers["title"] == "[RESOLVED] db1 disk"
+    assert (last.headers["priority"], last.headers["tags"]) == ("2", "white_check_mark")
+    assert last.headers["click"] == page
+    assert "actions" not in last.headers

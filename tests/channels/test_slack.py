@@ -11,7 +11,7 @@ from quart import Quart
 from app import create_app
 from channels.base import ChannelConfigError
 from channels.slack import SlackChannel, escape
-from tests.channels.conftest import deliver
+from tests.channels.conftest import deliver, deliver_and_resolve
 from tests.conftest import migrated_app
 from tests.sample_channels import path
 from tests.servers import HANG, Captured, ProviderSink, Reply
@@ -115,3 +115,19 @@ def test_bad_settings_are_refused_at_start_up(
 ) -> None:
     with pytest.raises(ChannelConfigError, match=message):
         create_app({**slack_settings, "SLACK_WEBHOOK_URL": value}, env="testing")
+
+
+async def test_links_to_the_alert_and_the_acknowledge_link_then_says_resolved(
+    app: Quart, sink: ProviderSink
+) -> None:
+    firing, resolved = await deliver_and_resolve(app, "slack")
+    assert (firing.status, resolved.status) == ("sent", "sent")
+    first, last = (request.json() for request in sink.received)
+    context = first["blocks"][2]["elements"][0]["text"]
+    page = f"http://127.0.0.1:8000/alerts/{firing.alert_id}"
+    assert f"<{page}|alert #{firing.alert_id}>" in context
+    assert "<http://127.0.0.1:8000/ack/" in context
+    assert last["text"].startswith("[RESOLVED] db1 disk")
+    last_context = last["blocks"][2]["elements"][0]["text"]
+    assert last_context.startswith(":white_check_mark: resolved")
+    assert "/ack/" not in last_context

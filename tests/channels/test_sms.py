@@ -166,3 +166,14 @@ def test_bad_settings_are_refused_at_start_up(
 def test_the_auth_token_is_not_in_the_channels_repr(sms_settings: dict[str, Any]) -> None:
     channel = SmsChannel(sms_settings)
     assert TOKEN not in repr(channel)
+
+
+def test_the_link_to_the_alert_survives_the_cut() -> None:
+    from datetime import UTC, datetime
+
+    from channels.base import Alert
+
+    url = "https://herald.example/alerts/1"
+    body = sms_body(Alert(1, "t", "x" * 5000, "info", datetime.now(UTC), url=url))
+    assert len(body) == MAX_BODY
+    assert body.endswith("\u2026\n" + url)

@@ -10,12 +10,12 @@ from quart import Quart
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app import create_app
-from app.alerts import record_alert
 from app.db import get_db
 from app.dispatch import get_dispatcher
+from app.lifecycle import record_alert
 from channels.base import ChannelConfigError
 from channels.webhook import WebhookChannel
-from tests.channels.conftest import deliver
+from tests.channels.conftest import deliver, deliver_and_resolve
 from tests.conftest import migrated_app
 from tests.sample_channels import path
 from tests.servers import HANG, Captured, ProviderSink, Reply
@@ -143,3 +143,16 @@ def test_bad_settings_are_refused_at_start_up(
 ) -> None:
     with pytest.raises(ChannelConfigError, match=message):
         create_app({**hook_settings, **change}, env="testing")
+
+
+async def test_the_resolved_notification_is_its_own_signed_event(
+    app: Quart, sink: ProviderSink
+) -> None:
+    firing, resolved = await deliver_and_resolve(app, "webhook")
+    assert (firing.status, resolved.status, resolved.notification) == ("sent", "sent", "resolved")
+    events = [Webhook(SECRET).verify(r.body, r.headers) for r in sink.received]
+    assert [e["type"] for e in events] == ["alert.created"] * 2 + ["alert.resolved"] * 2
+    assert [e["data"]["state"] for e in events] == ["firing"] * 2 + ["resolved"] * 2
+    ids = [r.headers["webhook-id"] for r in sink.received]
+    assert ids[0] == ids[1] != ids[2] == ids[3]  # receivers drop repeats of one notification only
+    assert events[0]["data"]["url"] == f"http://127.0.0.1:8000/alerts/{firing.alert_id}"

@@ -61,6 +61,7 @@ async def test_browser_decrypts_the_alert_and_vapid_verifies(
         "title": "[CRITICAL] db1 disk",
         "body": "Disk 99% full",
         "severity": "critical",
+        "state": "firing",
         "alert_id": delivery.alert_id,
         "url": f"/alerts/{delivery.alert_id}",
     }

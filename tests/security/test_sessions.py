@@ -12,8 +12,8 @@ from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select
 
 from app import create_app
-from app.alerts import record_alert
 from app.db import get_db
+from app.lifecycle import record_alert
 from app.models import AlertRecord, User, utcnow
 from config import ConfigError
 from tests.conftest import CSRF_INPUT, AuthActions, csrf_from, flashes

@@ -189,3 +189,66 @@ async def test_logging_in_and_sending_work_from_the_keyboard_alone(page: Page) -
     await expect(page.locator(".facts")).to_contain_text("warning")
     await expect(page.locator('[data-live-alert] tr[data-channel="gated"]')).to_have_count(1)
     await expect(page.locator("[data-live-alert] tbody tr[data-channel]")).to_have_count(1)
+
+
+async def test_an_alert_is_acknowledged_then_resolved_with_its_buttons(
+    page: Page, gate: asyncio.Event
+) -> None:
+    await log_in(page)
+    await page.get_by_label("Message", exact=True).fill("db1 is down")
+    await page.get_by_label("gated", exact=True).check()
+    await page.get_by_role("button", name="Send alert").click()
+    await expect(page).to_have_url("/alerts/1")
+    gate.set()
+    await expect(delivery_badge(page, "gated")).to_have_text("sent")
+    await expect(page.locator("#state .badge").first).to_have_text("firing")
+    await page.get_by_role("button", name="Acknowledge").click()
+    await expect(flash(page, "success")).to_have_text("Alert #1 is acknowledged: no more repeats.")
+    await expect(page.locator("#state .badge").first).to_have_text("acknowledged")
+    await expect(page.locator("#acknowledged")).to_contain_text("by alice")
+    await expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    await page.get_by_role("button", name="Resolve").click()
+    await expect(page.locator("#state .badge").first).to_have_text("resolved")
+    resolved = page.locator(
+        '[data-live-alert] tr[data-channel="gated"][data-notification="resolved"] .badge'
+    )
+    await expect(resolved).to_have_text("sent")  # the channel that was told is told again
+
+
+async def test_the_list_acknowledges_in_place(page: Page) -> None:
+    await log_in(page)
+    await page.get_by_label("Message", exact=True).fill("db1 is down")
+    await page.get_by_label("rejecting").check()
+    await page.get_by_role("button", name="Send alert").click()
+    await page.get_by_role("link", name="Dashboard").click()
+    row = page.locator("table.alerts tbody tr").first
+    await row.get_by_role("button", name="Acknowledge").click()
+    await expect(page).to_have_url("/")
+    await expect(page.locator("table.alerts tbody tr").first.locator(".state .badge")).to_have_text(
+        "acknowledged"
+    )
+
+
+async def test_a_silence_is_created_keeps_an_alert_quiet_and_is_expired(page: Page) -> None:
+    await log_in(page)
+    await page.get_by_role("link", name="Silences").click()
+    await page.get_by_label("Label").fill("severity")
+    await page.get_by_label("Value", exact=True).fill("crit.*")
+    await page.get_by_label("value is a regular expression").check()
+    await page.get_by_label("For").select_option("4h")
+    await page.get_by_label("Comment").fill("database upgrade")
+    await page.get_by_role("button", name="Create silence").click()
+    await expect(flash(page, "success")).to_contain_text("Silence #1 holds until")
+    silence = page.locator("#silence-1")
+    await expect(silence).to_have_attribute("data-state", "active")
+    await expect(silence).to_contain_text('severity=~"crit.*"')
+    await page.get_by_role("link", name="Dashboard").click()
+    await page.get_by_label("Message", exact=True).fill("db1 is down")
+    await page.get_by_label("critical").check()
+    await page.get_by_label("rejecting").check()
+    await page.get_by_role("button", name="Send alert").click()
+    await expect(page.locator("#state")).to_contain_text("silenced")
+    await expect(page.locator("#state")).to_contain_text("silence #1")
+    await page.get_by_role("link", name="Silences").click()
+    await page.locator("#silence-1").get_by_role("button", name="Expire").click()
+    await expect(page.locator("#silence-1")).to_have_attribute("data-state", "expired")

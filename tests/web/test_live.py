@@ -14,6 +14,7 @@ from quart.typing import TestClientProtocol as Client
 from quart.typing import TestWebsocketConnectionProtocol as Connection
 
 from app.db import get_db
+from app.lifecycle import get_policy, resolve
 from app.live import Follower
 from app.models import User, utcnow
 from tests.conftest import AuthActions, post_alert
@@ -62,6 +63,13 @@ async def sent_alert(
     assert response.headers["Location"] == "/alerts/1"
 
 
+def row(html: str, channel: str) -> str:
+    """The delivery table's row of the first notification on ``channel``."""
+    return html.split(f'<tr data-channel="{channel}" data-notification="firing">')[1].split(
+        "</tr>"
+    )[0]
+
+
 async def test_each_change_is_sent_until_every_delivery_is_finished(
     auth: AuthActions, client: Client, user: User, gate: asyncio.Event
 ) -> None:
@@ -75,10 +83,10 @@ async def test_each_change_is_sent_until_every_delivery_is_finished(
         gate.set()
         update = await next_update(connection)
         assert update["status"] == "partial"
-        assert '<tr data-channel="gated">' in update["html"]
-        gated = update["html"].split('<tr data-channel="gated">')[1].split("</tr>")[0]
+        assert '<tr data-channel="gated" data-notification="firing">' in update["html"]
+        gated = row(update["html"], "gated")
         assert '<span class="badge badge-sent">sent</span>' in gated
-        rejecting = update["html"].split('<tr data-channel="rejecting">')[1].split("</tr>")[0]
+        rejecting = row(update["html"], "rejecting")
         assert '<span class="badge badge-failed">failed</span>' in rejecting
         assert "invalid recipient" in rejecting
         assert await close_code(connection) == 1000
@@ -282,3 +290,20 @@ async def test_the_list_and_the_alert_page_follow_one_alert_together(
                 update = await next_update(connection)
             assert ('class="attempts-table"' in update["html"]) is attempts_shown
             assert await close_code(connection) == 1000
+
+
+async def test_a_finished_alert_that_comes_back_to_life_is_read_afresh(
+    app: Quart, auth: AuthActions, client: Client, user: User, gate: asyncio.Event
+) -> None:
+    gate.set()
+    await sent_alert(auth, client, channels=("gated",))
+    async with client.websocket("/live", query_string=PAGE) as connection:
+        update = await next_update(connection)
+        while update["status"] != "sent":
+            update = await next_update(connection)
+        assert await close_code(connection) == 1000  # finished: the page closes
+    async with get_db(app).session() as session:  # resolving adds a notification
+        await resolve(session, 1, get_policy(app))
+    async with client.websocket("/live", query_string=PAGE) as connection:
+        update = await next_update(connection)
+    assert 'data-notification="resolved"' in update["html"]
