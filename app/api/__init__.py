@@ -7,6 +7,7 @@ limits, JSON errors, JSON bodies), for features that bring API routes of their o
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, abort, current_app, g, request
 from quart_rate_limiter import limit_blueprint
@@ -16,7 +17,10 @@ from werkzeug.exceptions import Unauthorized
 
 from app import csrf, errors
 from app.auth import bearer_token, bearer_user, current_user
+from app.models import User
 from app.ratelimit import API_LIMITS, failed_authentications
+
+TOKEN_REQUIRED = "A valid API token is required: send 'Authorization: Bearer <token>'."  # noqa: S105 - a message
 
 
 async def authenticate(*, allow_session: bool = False) -> None:
@@ -30,16 +34,24 @@ async def authenticate(*, allow_session: bool = False) -> None:
             await csrf.protect()
             g.user = session_user
             return
+    g.user = await token_user(bearer_user)
+
+
+async def token_user(
+    lookup: Callable[[], Awaitable[User | None]], problem: str = TOKEN_REQUIRED
+) -> User:
+    """The user ``lookup`` finds for the request's token; a 401 saying ``problem`` when there
+    is none, counted against the client address (a 429 past AUTH_FAILURE_LIMIT, asked before
+    looking, so that a right guess gets nowhere either)."""
     failures = failed_authentications()
-    await failures.refuse_if_exceeded()  # before looking: a right guess must not get through
-    user = await bearer_user()
+    await failures.refuse_if_exceeded()
+    user = await lookup()
     if user is None:
         await failures.record()
         raise Unauthorized(
-            "A valid API token is required: send 'Authorization: Bearer <token>'.",
-            www_authenticate=WWWAuthenticate("bearer", {"realm": "Herald API"}),
+            problem, www_authenticate=WWWAuthenticate("bearer", {"realm": "Herald API"})
         )
-    g.user = user
+    return user
 
 
 async def require_json_body() -> None:

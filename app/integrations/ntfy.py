@@ -13,18 +13,18 @@ from email.header import decode_header, make_header
 from quart import Blueprint, g, jsonify, request
 from quart.typing import ResponseReturnValue
 from quart_rate_limiter import limit_blueprint
-from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import BadRequest, HTTPException, Unauthorized
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from app import errors
 from app.alerts import channels_for
+from app.api import token_user
 from app.auth import bearer_user
 from app.channelset import get_channels
 from app.db import db_session
 from app.dispatch import get_dispatcher
 from app.integrations.fit import fitted_labels, fitted_message, fitted_title
 from app.lifecycle import Trigger, get_policy, trigger
-from app.ratelimit import API_LIMITS, failed_authentications
+from app.ratelimit import API_LIMITS
 
 bp = Blueprint("ntfy", __name__, url_prefix="/ntfy")
 limit_blueprint(bp, limits=API_LIMITS)
@@ -73,16 +73,7 @@ def priority() -> int:
 @bp.before_request
 async def require_token() -> None:
     """A Herald API token as ``Authorization: Bearer``."""
-    failures = failed_authentications()
-    await failures.refuse_if_exceeded()
-    user = await bearer_user()
-    if user is None:
-        await failures.record()
-        raise Unauthorized(
-            "unauthorized: send a Herald API token as 'Authorization: Bearer <token>'",
-            www_authenticate=WWWAuthenticate("bearer", {"realm": "Herald ntfy"}),
-        )
-    g.user = user
+    g.user = await token_user(bearer_user)
 
 
 @bp.route("/<topic>", methods=["POST", "PUT"])

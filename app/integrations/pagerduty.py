@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from quart import Blueprint, g, jsonify, request
 from quart.typing import ResponseReturnValue
 from quart_rate_limiter import limit_blueprint
-from werkzeug.exceptions import BadRequest, HTTPException, Unauthorized
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from app import errors
 from app.alerts import channels_for
+from app.api import token_user
 from app.auth import user_for_token
 from app.channelset import get_channels
 from app.db import db_session
@@ -37,7 +38,7 @@ from app.lifecycle import (
     resolve,
     trigger,
 )
-from app.ratelimit import API_LIMITS, failed_authentications
+from app.ratelimit import API_LIMITS
 from app.schemas import field_errors
 
 bp = Blueprint("pagerduty", __name__, url_prefix="/v2")
@@ -110,13 +111,10 @@ async def read_event() -> Event:
         if isinstance(error, ValidationError):
             raise InvalidEvent([f"{k}: {v}" for k, v in field_errors(error).items()]) from None
         raise InvalidEvent(["The body is not valid JSON."]) from None
-    failures = failed_authentications()
-    await failures.refuse_if_exceeded()
-    user = await user_for_token(db_session(), event.routing_key)
-    if user is None:
-        await failures.record()
-        raise Unauthorized("routing_key: not a valid Herald API token")
-    g.user = user
+    g.user = await token_user(
+        lambda: user_for_token(db_session(), event.routing_key),
+        "routing_key: not a valid Herald API token",
+    )
     return event
 
 

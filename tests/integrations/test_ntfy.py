@@ -10,6 +10,7 @@ from quart.typing import TestClientProtocol as Client
 
 from app.alerts import get_alert, recent_alerts
 from app.db import get_db
+from tests.conftest import migrated_app
 
 pytestmark = pytest.mark.storage
 
@@ -116,3 +117,19 @@ async def test_without_a_token_it_is_401(app: Quart, client: Client) -> None:
     assert (await answer.get_json())["http"] == 401
     async with get_db(app).session() as session:
         assert await get_alert(session, 1) is None
+
+
+async def test_wrong_tokens_here_and_at_pagerduty_count_against_the_address(
+    settings: dict[str, Any],
+) -> None:
+    app = await migrated_app(settings | {"AUTH_FAILURE_LIMIT": "3/minute"})
+    async with app.test_app():
+        client = app.test_client()
+        wrong = {"Authorization": "Bearer hrld_wrong"}
+        assert (await client.post("/ntfy/ops", data=b"x", headers=wrong)).status_code == 401
+        assert (await client.post("/ntfy/ops", data=b"x", headers=wrong)).status_code == 401
+        event = {"routing_key": "hrld_wrong", "event_action": "resolve", "dedup_key": "k"}
+        assert (await client.post("/v2/enqueue", json=event)).status_code == 401
+        refused = await client.post("/ntfy/ops", data=b"x", headers=wrong)
+        assert refused.status_code == 429
+        assert (await refused.get_json())["http"] == 429
