@@ -21,7 +21,7 @@ from tests.servers import hypercorn_server, wait_until
 
 CONFIG = """
 global:
-  resolve_timeout: 5m
+  resolve_timeout: 10s
 route:
   receiver: herald-webhook
   group_by: ["alertname"]
