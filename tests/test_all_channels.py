@@ -106,11 +106,12 @@ async def test_one_alert_reaches_every_sink(settings: dict[str, Any], tmp_path: 
         statuses = {d["channel"]: (d["status"], d["error"]) for d in body["deliveries"]}
         assert statuses == {cls.name: ("sent", None) for cls in CHANNELS}
         assert mailbox.messages[0][1]["Subject"] == "[CRITICAL] db1 disk"
-        assert sms.received[0].form()["Body"] == "[CRITICAL] db1 disk\nDisk 99% full"
+        page = f"http://127.0.0.1:8000/alerts/{body['id']}"  # every notification links to it
+        assert sms.received[0].form()["Body"] == f"[CRITICAL] db1 disk\nDisk 99% full\n{page}"
         assert ntfy.received[0].body == b"Disk 99% full"
         assert browser.decrypt(push.received[0].body)["body"] == "Disk 99% full"
         hook = hooks.received[0]
         signed = Webhook(test_webhook.SECRET).verify(hook.body, hook.headers)
         assert signed["data"]["id"] == body["id"]
         assert slack.received[0].json()["text"] == "[CRITICAL] db1 disk: Disk 99% full"
-        assert apprise.received[0].json()["message"] == "Disk 99% full"
+        assert apprise.received[0].json()["message"] == f"Disk 99% full\n\n{page}"

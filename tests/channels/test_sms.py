@@ -70,12 +70,13 @@ async def test_each_recipient_gets_one_request_twilio_accepts(
     app: Quart, sink: ProviderSink
 ) -> None:
     delivery = await deliver(app, "sms", title="db1 disk", message="Disk 99% full")
+    page = f"http://127.0.0.1:8000/alerts/{delivery.alert_id}"
     assert delivery.status == "sent"
     assert delivery.attempts == 1
     assert delivery.provider_ref == "SM0001, SM0001"
     forms = sorted((r.form() for r in sink.received), key=lambda f: f["To"])
     assert forms == [
-        {"To": to, "From": SENDER, "Body": "[CRITICAL] db1 disk\nDisk 99% full"}
+        {"To": to, "From": SENDER, "Body": f"[CRITICAL] db1 disk\nDisk 99% full\n{page}"}
         for to in sorted(RECIPIENTS)
     ]
 
