@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,9 @@ TTL = {"info": 3600, "warning": 12 * 3600, "critical": 24 * 3600}  # seconds kep
 URGENCY = {"info": "low", "warning": "normal", "critical": "high"}
 MAX_PAYLOAD = 3800  # bytes of JSON; 4096 minus aes128gcm overhead, with room to spare
 GONE = frozenset({404, 410})
+JWT_LIFETIME = 12 * 3600  # seconds a VAPID JWT is valid
+RESIGN_AFTER = 3600  # seconds a signed JWT is reused for one push service
+MAX_AUDIENCES = 1024  # push service origins whose JWT is kept
 
 
 def push_payload(alert: Alert) -> bytes:
@@ -58,6 +62,8 @@ class WebPushChannel(HttpChannel):
         self._vapid = Vapid02(self._key)
         self._fan_out = FanOut(self)
         self._store: PushSubscriptionStore | None = None
+        # push service origin -> (when to sign again, headers)
+        self._signed: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
 
     def use_store(self, store: PushSubscriptionStore) -> None:
         """Send to the subscriptions kept in ``store``."""
@@ -70,11 +76,20 @@ class WebPushChannel(HttpChannel):
             raise RuntimeError("the webpush channel has no push subscription store")
         return self._store
 
-    def vapid_headers(self, endpoint: str) -> dict[str, str]:
-        """``Authorization: vapid t=<JWT>, k=<public key>`` for the endpoint's origin."""
-        claims = {"aud": origin(endpoint), "sub": self.subject, "exp": int(time.time()) + 12 * 3600}
-        headers: dict[str, str] = self._vapid.sign(claims)
-        return headers
+    def vapid_headers(self, endpoint: str, now: float | None = None) -> dict[str, str]:
+        """``Authorization: vapid t=<JWT>, k=<public key>`` for the endpoint's origin: signed
+        once per push service and :data:`RESIGN_AFTER`, not once per push (an ECDSA
+        signature each), and valid for :data:`JWT_LIFETIME` (at most 24 h, RFC 8292)."""
+        audience, moment = origin(endpoint), time.time() if now is None else now
+        signed = self._signed.get(audience)
+        if signed is None or moment >= signed[0]:
+            claims = {"aud": audience, "sub": self.subject, "exp": int(moment) + JWT_LIFETIME}
+            signed = (moment + RESIGN_AFTER, dict(self._vapid.sign(claims)))
+            self._signed[audience] = signed
+            while len(self._signed) > MAX_AUDIENCES:  # endpoints are user-supplied URLs
+                self._signed.popitem(last=False)
+        self._signed.move_to_end(audience)
+        return signed[1]
 
     async def _push(self, alert: Alert, subscription: PushSubscription) -> None:
         info = {

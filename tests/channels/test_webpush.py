@@ -128,3 +128,18 @@ def test_pem_keys_are_accepted(push_settings: dict[str, Any]) -> None:
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     assert unb64(channel.public_key) == expected
+
+
+def test_the_vapid_jwt_is_signed_once_per_push_service_and_hour(
+    push_settings: dict[str, Any],
+) -> None:
+    channel = WebPushChannel(push_settings)
+    now = 1_800_000_000.0
+    first = channel.vapid_headers("https://fcm.googleapis.com/fcm/send/a", now)
+    same_service = channel.vapid_headers("https://fcm.googleapis.com/fcm/send/b", now + 60)
+    other_service = channel.vapid_headers("https://updates.push.services.mozilla.com/x", now)
+    an_hour_later = channel.vapid_headers("https://fcm.googleapis.com/fcm/send/a", now + 3600)
+    assert same_service == first  # reused: no signature per push
+    assert other_service != first  # each push service has its own audience
+    assert an_hour_later != first  # signed again, well before the 12 h expiry
+    assert "vapid t=" in first["Authorization"]
