@@ -18,9 +18,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts import get_alert
 from app.errors import InvalidInput
 from app.lifecycle import Policy, Trigger, trigger
-from app.models import IdempotencyKey, utcnow
+from app.models import AlertRecord, IdempotencyKey, utcnow
 
 HEADER = "Idempotency-Key"
 LIFETIME = timedelta(hours=24)
@@ -64,29 +65,30 @@ def check_same_body(record: IdempotencyKey, digest: str) -> None:
 
 async def record_alert_once(
     session: AsyncSession, *, key: str | None, digest: str, report: Trigger, policy: Policy
-) -> tuple[int, bool]:
+) -> tuple[AlertRecord | None, bool]:
     """:func:`app.lifecycle.trigger` unless ``key`` (of the reporting user) already did:
-    (the alert's id, whether it is new). A key used before with the same body, even by a
-    concurrent request, gives its alert again, not new; with another body, 422."""
+    (the alert as committed, whether it is new). A key used before with the same body, even
+    by a concurrent request, gives its alert again (None if it has been purged), not new;
+    with another body, 422."""
     user_id = report.created_by_id
     existing = await find(session, user_id, key) if key and user_id is not None else None
-    if existing is not None:
-        check_same_body(existing, digest)
-        return existing.alert_id, False
-    record, created = await trigger(session, report, policy, commit=key is None)
-    if key is None or user_id is None:
-        return record.id, created
-    session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=digest, alert_id=record.id))
-    try:
-        await session.commit()
-    except IntegrityError:  # a concurrent request with the same key committed first
-        await session.rollback()
-        existing = await find(session, user_id, key)
-        if existing is None:
-            raise
-        check_same_body(existing, digest)
-        return existing.alert_id, False
-    return record.id, created
+    if existing is None:
+        record, created = await trigger(session, report, policy, commit=key is None)
+        if key is None or user_id is None:
+            return record, created
+        session.add(
+            IdempotencyKey(user_id=user_id, key=key, request_hash=digest, alert_id=record.id)
+        )
+        try:
+            await session.commit()
+            return record, created
+        except IntegrityError:  # a concurrent request with the same key committed first
+            await session.rollback()
+            existing = await find(session, user_id, key)
+            if existing is None:
+                raise
+    check_same_body(existing, digest)
+    return await get_alert(session, existing.alert_id), False
 
 
 async def purge_expired(session: AsyncSession) -> int:

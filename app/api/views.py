@@ -97,24 +97,25 @@ async def create_alert(data: AlertIn) -> ResponseReturnValue:
         created_by_id=g.user.id,
     )
     session = db_session()
-    alert_id, created = await idempotency.record_alert_once(
+    record, created = await idempotency.record_alert_once(
         session,
         key=key,
         digest=idempotency.body_digest(await request.get_json()),
         report=report,
         policy=get_policy(),
     )
+    if record is None:  # the alert of a replayed key was purged meanwhile
+        abort(404, "The alert this Idempotency-Key made is no longer kept.")
     get_dispatcher().notify()  # a new alert, or a repeat of one seen again
     status = 202 if created else 200
-    headers = {"Location": url_for("api.read_alert", alert_id=alert_id)}
+    headers = {"Location": url_for("api.read_alert", alert_id=record.id)}
     wait = prefer_wait()
     if wait is not None:
-        if await get_dispatcher().wait_for_alert(alert_id, wait):
+        if await get_dispatcher().wait_for_alert(record.id, wait):
             status = 200
         headers["Preference-Applied"] = f"wait={wait}"
-    record = await get_alert(session, alert_id)
-    if record is None:  # purged in the meantime
-        abort(404, f"There is no alert {alert_id}.")
+        record = await get_alert(session, record.id) or record
+    # answered from what was just committed: no second read on the common path
     return alert_json(record), status, headers
 
 
