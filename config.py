@@ -65,6 +65,7 @@ class Config:
     SEND_RESOLVED = True  # tell the channels that were told it fires when an alert resolves
     PUBLIC_URL = "http://127.0.0.1:8000"  # where people reach Herald: links in notifications
     ACK_LINK_LIFETIME = 24 * 3600  # seconds a notification's acknowledge link works
+    TOKEN_CACHE_SECONDS = 2.0  # how long a validated API token is remembered (0: not at all)
 
 
 class DevelopmentConfig(Config):
@@ -172,6 +173,10 @@ def validate(settings: Mapping[str, Any]) -> None:
     body_timeout: Any = settings.get("BODY_TIMEOUT")
     _require(_is_number(body_timeout) and body_timeout > 0, "BODY_TIMEOUT", "must be seconds")
     _validate_lifecycle(settings)
+    cache: Any = settings.get("TOKEN_CACHE_SECONDS")
+    _require(
+        _is_number(cache) and 0 <= cache <= 60, "TOKEN_CACHE_SECONDS", "must be 0 to 60 seconds"
+    )
     limit: Any = settings.get("MAX_CONTENT_LENGTH")
     _require(
         _is_whole(limit) and limit > 0, "MAX_CONTENT_LENGTH", "must be a positive whole number"

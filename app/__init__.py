@@ -32,6 +32,7 @@ from app import (
     push,
     ratelimit,
     templating,
+    tokencache,
     web,
 )
 from app.middleware import RequestIdMiddleware
@@ -59,6 +60,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     metrics.init_app(app)
     hooks.init_app(app)  # first of the request hooks: timing and request id for every answer
     auth.init_app(app)
+    tokencache.init_app(app)
     ratelimit.init_app(app)
     errors.init_app(app)
     openapi.init_app(app)

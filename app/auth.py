@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import db_session
 from app.models import ApiToken, User, utcnow
+from app.tokencache import forget_tokens, get_token_cache
 
 TOKEN_PREFIX = "hrld_"  # noqa: S105 - a prefix, not a secret
 LOGIN_MESSAGE = "Please log in to continue."
@@ -92,6 +93,17 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+async def cached_user_for_token(token: str) -> User | None:
+    """:func:`user_for_token`, answered from the token cache when it can be (app/tokencache.py)."""
+    cache, digest = get_token_cache(), hash_token(token)
+    user = cache.get(digest)
+    if user is None:
+        user = await user_for_token(db_session(), token)
+        if user is not None:
+            cache.put(digest, user)
+    return user
+
+
 async def bearer_user() -> User | None:
     """The owner of this request's bearer token when it is live, else None; looked up once
     per request (the rate limiter asks before the API's gate does)."""
@@ -99,7 +111,7 @@ async def bearer_user() -> User | None:
         g.bearer_user = None  # also the answer after a lookup that raised, when asked again
         token = bearer_token()
         if token is not None:
-            g.bearer_user = await user_for_token(db_session(), token)
+            g.bearer_user = await cached_user_for_token(token)
     user: User | None = g.bearer_user
     return user
 
@@ -168,6 +180,7 @@ async def disable_user(db: AsyncSession, user: User) -> None:
     """Stop ``user``: no sign-in, no session, no API token works any more."""
     user.disabled_at = user.disabled_at or utcnow()
     await end_sessions(db, user)
+    forget_tokens()
 
 
 async def all_users(db: AsyncSession) -> list[User]:
@@ -192,6 +205,7 @@ async def revoke_token(db: AsyncSession, token_id: int) -> ApiToken | None:
     if record is not None and record.revoked_at is None:
         record.revoked_at = utcnow()
         await db.commit()
+        forget_tokens()
     return record
 
 
