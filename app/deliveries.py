@@ -9,7 +9,7 @@ knows nothing of events, tasks or channels: ``app/dispatch.py`` decides when to 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +40,15 @@ class Claim:
     channel: str
     attempt: int
     notification: str = "firing"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt at a claimed delivery came to, as it is to be written."""
+
+    claim: Claim
+    attempt: DeliveryAttempt
+    values: dict[str, Any]
 
 
 def due_condition(now: datetime) -> ColumnElement[bool]:
@@ -115,15 +124,23 @@ class DeliveryQueue:
 
     async def record(self, claim: Claim, attempt: DeliveryAttempt, **values: Any) -> None:
         """The delivery's new state and the attempt's history row, in one transaction."""
-        statement = (
-            update(Delivery)
-            .where(Delivery.id == claim.delivery_id, Delivery.claimed_by == self.worker_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        await self.record_many([Outcome(claim, attempt, values)])
+
+    async def record_many(self, outcomes: Sequence[Outcome]) -> None:
+        """Several outcomes, each delivery's state with its history row, in one transaction:
+        one commit (one fsync) for all of them."""
         async with self.database.session() as session:
-            await session.execute(statement)
-            session.add(attempt)
+            for outcome in outcomes:
+                await session.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id == outcome.claim.delivery_id,
+                        Delivery.claimed_by == self.worker_id,
+                    )
+                    .values(**outcome.values)
+                    .execution_options(synchronize_session=False)
+                )
+                session.add(outcome.attempt)
             await session.commit()
 
     async def release(self) -> int:

@@ -45,7 +45,7 @@ from quart import Quart, current_app
 
 from app.channelset import ChannelSet
 from app.db import Database, get_db
-from app.deliveries import Claim, DeliveryQueue
+from app.deliveries import Claim, DeliveryQueue, Outcome
 from app.links import get_links
 from app.models import (
     FINAL_STATUSES,
@@ -54,6 +54,7 @@ from app.models import (
     as_notification,
     utcnow,
 )
+from app.outcomes import OutcomeWriter
 from channels.base import (
     Alert,
     Receipt,
@@ -133,6 +134,7 @@ class Dispatcher:
         self.poll_interval = poll_interval
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.queue = DeliveryQueue(database, self.worker_id, self.lease)
+        self.outcomes = OutcomeWriter(self.queue)
         # Called with (channel, status, latency in ms) after every attempt: the metrics listen.
         self.on_outcome: list[Callable[[str, str, float], None]] = []
         self._wakeup = asyncio.Event()
@@ -175,6 +177,7 @@ class Dispatcher:
         if self._renewer is not None:
             self._renewer.cancel()
             await asyncio.gather(self._renewer, return_exceptions=True)
+        await self.outcomes.drain()
         try:
             await self._release_leases()
         except Exception:  # shutting down must not fail; the leases will expire instead
@@ -347,7 +350,7 @@ class Dispatcher:
         return DeliveryOutcome(claim.channel, status, message, latency_ms, claim.attempt)
 
     async def _record(self, claim: Claim, attempt: DeliveryAttempt, **values: Any) -> None:
-        await self.queue.record(claim, attempt, **values)
+        await self.outcomes.write(Outcome(claim, attempt, values))
         self._made_progress()
 
     def _made_progress(self) -> None:
