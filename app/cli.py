@@ -174,6 +174,11 @@ def send_alert(
                 channels=channels,
                 source="cli",
             )
+        if record.silenced:
+            raise click.ClickException(
+                f"alert #{record.id} is recorded but sent nowhere: silence #{record.silence_id}"
+                " matches it"
+            )
         async with dispatcher.running():
             outcomes = await dispatcher.dispatch_alert(record.id)
         return [(o.channel, o.status, f"{o.latency_ms:.0f} ms", o.error or "") for o in outcomes]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ from sqlalchemy import select
 from app import create_app
 from app.auth import hash_token, verify_password
 from app.db import get_db
-from app.models import AlertRecord, ApiToken, User
+from app.models import AlertRecord, ApiToken, User, utcnow
+from app.silences import Matcher, create_silence
 from tests.sample_channels import FailingChannel, RecordingChannel, path
 
 pytestmark = pytest.mark.storage
@@ -126,6 +128,27 @@ def test_send_alert_to_one_channel_succeeds(app: Quart) -> None:
     result = invoke(app, "send-alert", "hello", "--channel", "recording")
     assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) == 2
+
+
+def test_send_alert_that_a_silence_matches_says_so(app: Quart) -> None:
+    invoke(app, "migrate")
+
+    async def silence() -> None:
+        async with get_db(app).connected() as database, database.session() as session:
+            now = utcnow()
+            await create_silence(
+                session,
+                matchers=[Matcher("severity", "info")],
+                starts_at=now,
+                ends_at=now + timedelta(hours=1),
+                comment="",
+                created_by="test",
+            )
+
+    asyncio.run(silence())
+    result = invoke(app, "send-alert", "hello")
+    assert result.exit_code == 1
+    assert "alert #1 is recorded but sent nowhere: silence #1 matches it" in result.output
 
 
 def test_send_alert_to_unknown_channel_fails_clearly(app: Quart) -> None:
