@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint typecheck pytest debian-packages clean
+.PHONY: run test lint typecheck pytest bench debian-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ pytest: $(VENV)/.installed-test debian-packages
 	HERALD_REQUIRE_SERVERS=1 $(BIN)/pytest
 
 test: lint typecheck pytest
+
+# CPU per request against Quart's hello world, written into docs/benchmarks.md (a few minutes).
+bench: $(VENV)/.installed-test debian-packages
+	$(BIN)/python bench/cpu.py --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,195 @@
+"""CPU per request, next to req/s and latency, against Quart's hello world in the same run.
+
+    .venv/bin/python bench/cpu.py [--seconds 5] [--concurrency 32] [--runs 3]
+                                  [--only hello,healthz,channels,post-sqlite,post-postgresql]
+                                  [--write docs/benchmarks.md]
+
+Each case starts one server process (hypercorn with ``hypercorn.toml``, as ``make run``),
+loads it from ``--concurrency`` clients for ``--seconds``, and reads the server's CPU time
+(user + system) from ``/proc/PID/stat`` before and after: CPU per request stays steady on a
+shared machine where req/s does not. Figures are medians of ``--runs``. Every loop is bounded
+in time and everything listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import ExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import ROOT, prepare, process, wait_http
+
+from tests.postgres import free_port, fresh_database, postgres_server
+
+TICKS = os.sysconf("SC_CLK_TCK")
+CASES = ("hello", "healthz", "channels", "post-sqlite", "post-postgresql")
+BEGIN, END = "<!-- bench/cpu.py: begin -->", "<!-- bench/cpu.py: end -->"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
+
+
+@asynccontextmanager
+async def server(target: str, env: dict[str, str]) -> AsyncIterator[tuple[str, int]]:
+    """``target`` (module:app) served by hypercorn as make run serves Herald; (URL, pid)."""
+    port = free_port()
+    command = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml"]
+    with process([*command, "-b", f"127.0.0.1:{port}", target], env) as child:
+        url = f"http://127.0.0.1:{port}"
+        await wait_http(f"{url}/healthz" if target == "asgi:app" else url)
+        yield url, child.pid
+
+
+async def load(
+    send: Callable[[aiohttp.ClientSession], Awaitable[int]], seconds: float, concurrency: int
+) -> list[float]:
+    """Latencies (s) of the requests that succeeded from ``concurrency`` clients."""
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def client() -> None:
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                if await send(session) < 400:
+                    latencies.append(time.monotonic() - started)
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies
+
+
+def request(
+    method: str, url: str, **kwargs: Any
+) -> Callable[[aiohttp.ClientSession], Awaitable[int]]:
+    async def send(session: aiohttp.ClientSession) -> int:
+        async with session.request(method, url, **kwargs) as response:
+            await response.read()
+            return response.status
+
+    return send
+
+
+def database_url(kind: str, args: argparse.Namespace, stack: ExitStack) -> str:
+    """A fresh database of ``kind`` for one run (one PostgreSQL server for the whole bench)."""
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{args.directory}/bench-{time.monotonic_ns()}.db"
+    if args.postgres is None:
+        args.postgres = args.servers.enter_context(postgres_server())
+    return stack.enter_context(fresh_database(args.postgres))
+
+
+async def measure(case: str, args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
+    """One run of one case: requests, req/s, p50/p99 ms and CPU ms per request."""
+    env = {"HERALD_LOG_LEVEL": "WARNING"}
+    target, path, method, kwargs = "asgi:app", "/healthz", "GET", {}
+    if case == "hello":
+        target, path = "bench.hello:app", "/"
+    else:
+        kind = "postgresql" if case.endswith("postgresql") else "sqlite"
+        url = database_url(kind, args, stack)
+        token = await prepare(url)
+        env |= {"HERALD_DATABASE_URL": url, "HERALD_API_RATE_LIMIT": "100000000/minute"}
+        bearer = {"Authorization": f"Bearer {token}"}
+        if case == "channels":
+            path, kwargs = "/api/channels", {"headers": bearer}
+        elif case.startswith("post"):
+            body = {"message": "Disk 99% full", "severity": "critical"}
+            path, method, kwargs = "/api/alerts", "POST", {"headers": bearer, "json": body}
+    async with server(target, env) as (base, pid):
+        before = cpu_seconds(pid)
+        started = time.monotonic()
+        latencies = await load(
+            request(method, base + path, **kwargs), args.seconds, args.concurrency
+        )
+        elapsed = time.monotonic() - started
+        used = cpu_seconds(pid) - before
+    done = max(len(latencies), 1)
+    ordered = sorted(latencies) or [0.0]
+    return {
+        "requests": len(latencies),
+        "req/s": len(latencies) / elapsed,
+        "p50 ms": ordered[len(ordered) // 2] * 1000,
+        "p99 ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "CPU ms/req": used * 1000 / done,
+    }
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table, each case also as a ratio of hello world's CPU per request."""
+    base = results.get("hello", {}).get("CPU ms/req")
+    lines = [
+        "| case | CPU ms/req | req/s | p50 ms | p99 ms | CPU vs hello world |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for case, row in results.items():
+        ratio = f"{row['CPU ms/req'] / base:.1f}x" if base else "-"
+        lines.append(
+            f"| {case} | {row['CPU ms/req']:.2f} | {row['req/s']:.0f} | {row['p50 ms']:.1f} "
+            f"| {row['p99 ms']:.1f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def write(path: Path, command: str, text: str) -> None:
+    """Replace the section between the markers in ``path`` with the results."""
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    section = (
+        f"{BEGIN}\n{datetime.now(UTC):%Y-%m-%d}, {machine}, hypercorn, one process:\n\n"
+        f"```sh\n{command}\n```\n\n{text}\n{END}"
+    )
+    document = path.read_text()
+    if BEGIN in document:
+        head, _, rest = document.partition(BEGIN)
+        document = head + section + rest.partition(END)[2]
+    else:
+        document += f"\n## CPU per request\n\n{section}\n"
+    path.write_text(document)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default=",".join(CASES))
+    parser.add_argument("--write", type=Path)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as directory, ExitStack() as servers:
+        args.directory, args.servers, args.postgres = directory, servers, None
+        for case in args.only.split(","):
+            runs = []
+            for _ in range(args.runs):
+                with ExitStack() as stack:
+                    runs.append(await measure(case, args, stack))
+            results[case] = median_of(runs)
+    text = table(results)
+    print(text)
+    if args.write:
+        write(args.write, "make bench   # " + " ".join(sys.argv[1:]), text)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
