@@ -7,8 +7,10 @@
 Each case starts one server process (hypercorn with ``hypercorn.toml``, as ``make run``),
 loads it from ``--concurrency`` clients for ``--seconds``, and reads the server's CPU time
 (user + system) from ``/proc/PID/stat`` before and after: CPU per request stays steady on a
-shared machine where req/s does not. Figures are medians of ``--runs``. Every loop is bounded
-in time and everything listens on 127.0.0.1.
+shared machine where req/s does not. The drain cases write ``--deliveries`` alerts straight
+into the database of an idle server and time its dispatcher until every delivery is sent
+(console, or webhook into ``bench/sink.py``). Figures are medians of ``--runs``. Every loop
+is bounded in time and everything listens on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack, asynccontextmanager
 from datetime import UTC, datetime
@@ -28,14 +31,26 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import ROOT, prepare, process, wait_http
 
+from app.models import AlertRecord, Delivery, DeliveryStatus
 from tests.postgres import free_port, fresh_database, postgres_server
 
 TICKS = os.sysconf("SC_CLK_TCK")
-CASES = ("hello", "healthz", "channels", "post-sqlite", "post-postgresql")
+CASES = (
+    "hello",
+    "healthz",
+    "channels",
+    "post-sqlite",
+    "post-postgresql",
+    "drain-console",
+    "drain-webhook",
+)
+DRAIN_LIMIT = 300.0  # seconds to wait for a queue to drain, at most
 BEGIN, END = "<!-- bench/cpu.py: begin -->", "<!-- bench/cpu.py: end -->"
 
 
@@ -131,22 +146,102 @@ async def measure(case: str, args: argparse.Namespace, stack: ExitStack) -> dict
     }
 
 
+async def queue_alerts(url: str, count: int, channel: str) -> None:
+    """``count`` alerts with one pending delivery each, written straight into the database."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            now = datetime.now(UTC)
+            first = await connection.scalar(select(func.coalesce(func.max(AlertRecord.id), 0)))
+            ids = range(first + 1, first + count + 1)
+            rows = [
+                {
+                    "id": i,
+                    "uid": uuid.uuid4().hex,
+                    "title": "",
+                    "message": "Disk 99% full",
+                    "severity": "critical",
+                    "source": "bench",
+                    "created_at": now,
+                    "last_seen_at": now,
+                    "notified_at": now,
+                    "labels": {},
+                    "links": [],
+                }
+                for i in ids
+            ]
+            await connection.execute(insert(AlertRecord), rows)
+            await connection.execute(
+                insert(Delivery), [{"alert_id": i, "channel": channel} for i in ids]
+            )
+    finally:
+        await engine.dispose()
+
+
+async def sent_count(url: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            query = select(func.count()).where(Delivery.status == DeliveryStatus.SENT)
+            return int(await connection.scalar(query.select_from(Delivery)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def drain(case: str, args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
+    """How fast one process's dispatcher empties a queue of ``--deliveries`` (SQLite)."""
+    url = database_url("sqlite", args, stack)
+    await prepare(url)
+    # polled often, so that the queue is found within 50 ms of being written
+    env = {"HERALD_DATABASE_URL": url, "HERALD_LOG_LEVEL": "ERROR"}
+    env["HERALD_DISPATCH_POLL_INTERVAL"] = "0.05"
+    channel = case.removeprefix("drain-")
+    if channel == "webhook":
+        sink_port = free_port()
+        stack.enter_context(process([sys.executable, "bench/sink.py", str(sink_port)]))
+        await wait_http(f"http://127.0.0.1:{sink_port}/count")
+        env |= {
+            "HERALD_CHANNELS": '["channels.webhook.WebhookChannel"]',
+            "HERALD_WEBHOOK_URLS": f'["http://127.0.0.1:{sink_port}/hook"]',
+            "HERALD_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        }
+    async with server("asgi:app", env) as (_, pid):
+        before, started = cpu_seconds(pid), time.monotonic()
+        await queue_alerts(url, args.deliveries, channel)
+        while await sent_count(url) < args.deliveries:
+            if time.monotonic() - started > DRAIN_LIMIT:
+                raise RuntimeError(f"{case}: the queue did not drain in {DRAIN_LIMIT} s")
+            await asyncio.sleep(0.05)
+        elapsed, used = time.monotonic() - started, cpu_seconds(pid) - before
+    return {
+        "requests": args.deliveries,
+        "req/s": args.deliveries / elapsed,
+        "p50 ms": float("nan"),
+        "p99 ms": float("nan"),
+        "CPU ms/req": used * 1000 / args.deliveries,
+    }
+
+
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+LATENCIES = ("p50 ms", "p99 ms")  # a drain has none: "-" (NaN is not equal to itself)
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     """A Markdown table, each case also as a ratio of hello world's CPU per request."""
     base = results.get("hello", {}).get("CPU ms/req")
     lines = [
-        "| case | CPU ms/req | req/s | p50 ms | p99 ms | CPU vs hello world |",
+        "| case | CPU ms per request or delivery | req/s or deliveries/s | p50 ms | p99 ms "
+        "| CPU vs hello world |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for case, row in results.items():
         ratio = f"{row['CPU ms/req'] / base:.1f}x" if base else "-"
+        p50, p99 = (f"{row[key]:.1f}" if row[key] == row[key] else "-" for key in LATENCIES)
         lines.append(
-            f"| {case} | {row['CPU ms/req']:.2f} | {row['req/s']:.0f} | {row['p50 ms']:.1f} "
-            f"| {row['p99 ms']:.1f} | {ratio} |"
+            f"| {case} | {row['CPU ms/req']:.2f} | {row['req/s']:.0f} | {p50} | {p99} | {ratio} |"
         )
     return "\n".join(lines)
 
@@ -173,6 +268,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default=",".join(CASES))
+    parser.add_argument("--deliveries", type=int, default=3000)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     os.chdir(ROOT)
@@ -183,7 +279,8 @@ async def main() -> None:
             runs = []
             for _ in range(args.runs):
                 with ExitStack() as stack:
-                    runs.append(await measure(case, args, stack))
+                    run = drain if case.startswith("drain") else measure
+                    runs.append(await run(case, args, stack))
             results[case] = median_of(runs)
     text = table(results)
     print(text)

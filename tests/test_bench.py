@@ -22,8 +22,10 @@ def test_a_tiny_run_prints_the_table_and_writes_it(tmp_path: Path) -> None:
             "1",
             "--concurrency",
             "2",
+            "--deliveries",
+            "50",
             "--only",
-            "hello,channels,post-sqlite",
+            "hello,channels,post-sqlite,drain-console",
             "--write",
             str(document),
         ],
@@ -35,7 +37,8 @@ def test_a_tiny_run_prints_the_table_and_writes_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
-    assert [row.split("|")[1].strip() for row in rows[2:]] == ["hello", "channels", "post-sqlite"]
+    cases = [row.split("|")[1].strip() for row in rows[2:]]
+    assert cases == ["hello", "channels", "post-sqlite", "drain-console"]
     written = document.read_text()
     assert "<!-- bench/cpu.py: begin -->" in written
     assert "| post-sqlite |" in written
