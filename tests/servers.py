@@ -196,12 +196,23 @@ def run_hypercorn(env: dict[str, str], *extra: str, **kwargs: Any) -> subprocess
     return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, text=True, **kwargs)
 
 
-class HeraldProcess:
-    """Herald under hypercorn in a subprocess, on a free loopback port; logs go to a file."""
+def run_uvicorn(env: dict[str, str], fd: int, **kwargs: Any) -> subprocess.Popen[str]:
+    """Start ``uvicorn asgi:app`` on an inherited socket, as the README shows it."""
+    command = [sys.executable, "-m", "uvicorn", "asgi:app", "--fd", str(fd), *UVICORN_OPTIONS]
+    return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, text=True, **kwargs)
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+
+UVICORN_OPTIONS = ("--lifespan", "on", "--ws", "wsproto", "--timeout-graceful-shutdown", "15")
+
+
+class HeraldProcess:
+    """Herald under hypercorn (or uvicorn) in a subprocess, on a free loopback port; logs go
+    to a file."""
+
+    def __init__(self, env: dict[str, str], log: Path, server: str = "hypercorn") -> None:
         self.env = env
         self.log = log
+        self.server = server
         self.url = ""
         self.process: subprocess.Popen[str] | None = None
 
@@ -210,14 +221,13 @@ class HeraldProcess:
         sock = listening_socket()
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         with self.log.open("a") as log:
-            self.process = run_hypercorn(
-                self.env,
-                "--bind",
-                f"fd://{sock.fileno()}",
-                pass_fds=(sock.fileno(),),
-                stderr=log,
-                stdout=log,
-            )
+            fd, streams = sock.fileno(), {"stderr": log, "stdout": log}
+            if self.server == "uvicorn":
+                self.process = run_uvicorn(self.env, fd, pass_fds=(fd,), **streams)
+            else:
+                self.process = run_hypercorn(
+                    self.env, "--bind", f"fd://{fd}", pass_fds=(fd,), **streams
+                )
         sock.close()
         return self
 
