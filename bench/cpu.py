@@ -1,11 +1,13 @@
 """CPU per request, next to req/s and latency, against Quart's hello world in the same run.
 
     .venv/bin/python bench/cpu.py [--seconds 5] [--concurrency 32] [--runs 3]
+                                  [--servers hypercorn,uvicorn] [--deliveries 3000]
                                   [--only hello,healthz,channels,post-sqlite,post-postgresql]
                                   [--write docs/benchmarks.md]
 
-Each case starts one server process (hypercorn with ``hypercorn.toml``, as ``make run``),
-loads it from ``--concurrency`` clients for ``--seconds``, and reads the server's CPU time
+Each case starts one server process (hypercorn with ``hypercorn.toml`` as ``make run`` does,
+and uvicorn as the README shows it), loads it from ``--concurrency`` clients for
+``--seconds``, and reads the server's CPU time
 (user + system) from ``/proc/PID/stat`` before and after: CPU per request stays steady on a
 shared machine where req/s does not. The drain cases write ``--deliveries`` alerts straight
 into the database of an idle server and time its dispatcher until every delivery is sent
@@ -60,12 +62,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
 
 
+def serve_command(name: str, target: str, port: int) -> list[str]:
+    """hypercorn as ``make run`` serves Herald, or uvicorn as the README shows it."""
+    if name == "uvicorn":
+        options = ["--lifespan", "on", "--ws", "wsproto", "--no-access-log"]
+        bind = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        return [sys.executable, "-m", "uvicorn", target, *bind, *options]
+    bind = ["-c", "hypercorn.toml", "-b", f"127.0.0.1:{port}"]
+    return [sys.executable, "-m", "hypercorn", *bind, target]
+
+
 @asynccontextmanager
-async def server(target: str, env: dict[str, str]) -> AsyncIterator[tuple[str, int]]:
-    """``target`` (module:app) served by hypercorn as make run serves Herald; (URL, pid)."""
+async def server(name: str, target: str, env: dict[str, str]) -> AsyncIterator[tuple[str, int]]:
+    """``target`` (module:app) served by the server ``name``; (URL, pid)."""
     port = free_port()
-    command = [sys.executable, "-m", "hypercorn", "-c", "hypercorn.toml"]
-    with process([*command, "-b", f"127.0.0.1:{port}", target], env) as child:
+    with process(serve_command(name, target, port), env) as child:
         url = f"http://127.0.0.1:{port}"
         await wait_http(f"{url}/healthz" if target == "asgi:app" else url)
         yield url, child.pid
@@ -106,7 +117,7 @@ def database_url(kind: str, args: argparse.Namespace, stack: ExitStack) -> str:
     if kind == "sqlite":
         return f"sqlite+aiosqlite:///{args.directory}/bench-{time.monotonic_ns()}.db"
     if args.postgres is None:
-        args.postgres = args.servers.enter_context(postgres_server())
+        args.postgres = args.lasting.enter_context(postgres_server())
     return stack.enter_context(fresh_database(args.postgres))
 
 
@@ -127,7 +138,7 @@ async def measure(case: str, args: argparse.Namespace, stack: ExitStack) -> dict
         elif case.startswith("post"):
             body = {"message": "Disk 99% full", "severity": "critical"}
             path, method, kwargs = "/api/alerts", "POST", {"headers": bearer, "json": body}
-    async with server(target, env) as (base, pid):
+    async with server(args.server, target, env) as (base, pid):
         before = cpu_seconds(pid)
         started = time.monotonic()
         latencies = await load(
@@ -205,7 +216,7 @@ async def drain(case: str, args: argparse.Namespace, stack: ExitStack) -> dict[s
             "HERALD_WEBHOOK_URLS": f'["http://127.0.0.1:{sink_port}/hook"]',
             "HERALD_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         }
-    async with server("asgi:app", env) as (_, pid):
+    async with server(args.server, "asgi:app", env) as (_, pid):
         before, started = cpu_seconds(pid), time.monotonic()
         await queue_alerts(url, args.deliveries, channel)
         while await sent_count(url) < args.deliveries:
@@ -229,19 +240,21 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 LATENCIES = ("p50 ms", "p99 ms")  # a drain has none: "-" (NaN is not equal to itself)
 
 
-def table(results: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table, each case also as a ratio of hello world's CPU per request."""
-    base = results.get("hello", {}).get("CPU ms/req")
+def table(results: dict[tuple[str, str], dict[str, Any]]) -> str:
+    """A Markdown table, each case also as a ratio of hello world's CPU per request on the
+    same server."""
     lines = [
-        "| case | CPU ms per request or delivery | req/s or deliveries/s | p50 ms | p99 ms "
-        "| CPU vs hello world |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| server | case | CPU ms per request or delivery | req/s or deliveries/s | p50 ms "
+        "| p99 ms | CPU vs hello world |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for case, row in results.items():
+    for (name, case), row in results.items():
+        base = results.get((name, "hello"), {}).get("CPU ms/req")
         ratio = f"{row['CPU ms/req'] / base:.1f}x" if base else "-"
         p50, p99 = (f"{row[key]:.1f}" if row[key] == row[key] else "-" for key in LATENCIES)
         lines.append(
-            f"| {case} | {row['CPU ms/req']:.2f} | {row['req/s']:.0f} | {p50} | {p99} | {ratio} |"
+            f"| {name} | {case} | {row['CPU ms/req']:.2f} | {row['req/s']:.0f} | {p50} | {p99} "
+            f"| {ratio} |"
         )
     return "\n".join(lines)
 
@@ -250,7 +263,7 @@ def write(path: Path, command: str, text: str) -> None:
     """Replace the section between the markers in ``path`` with the results."""
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     section = (
-        f"{BEGIN}\n{datetime.now(UTC):%Y-%m-%d}, {machine}, hypercorn, one process:\n\n"
+        f"{BEGIN}\n{datetime.now(UTC):%Y-%m-%d}, {machine}, one server process:\n\n"
         f"```sh\n{command}\n```\n\n{text}\n{END}"
     )
     document = path.read_text()
@@ -269,19 +282,22 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default=",".join(CASES))
     parser.add_argument("--deliveries", type=int, default=3000)
+    parser.add_argument("--servers", default="hypercorn,uvicorn")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     os.chdir(ROOT)
-    results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="herald-bench-") as directory, ExitStack() as servers:
-        args.directory, args.servers, args.postgres = directory, servers, None
-        for case in args.only.split(","):
-            runs = []
-            for _ in range(args.runs):
-                with ExitStack() as stack:
-                    run = drain if case.startswith("drain") else measure
-                    runs.append(await run(case, args, stack))
-            results[case] = median_of(runs)
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as directory, ExitStack() as lasting:
+        args.directory, args.lasting, args.postgres = directory, lasting, None
+        for name in args.servers.split(","):
+            args.server = name
+            for case in args.only.split(","):
+                runs = []
+                for _ in range(args.runs):
+                    with ExitStack() as stack:
+                        run = drain if case.startswith("drain") else measure
+                        runs.append(await run(case, args, stack))
+                results[name, case] = median_of(runs)
     text = table(results)
     print(text)
     if args.write:

@@ -37,8 +37,12 @@ def test_a_tiny_run_prints_the_table_and_writes_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
-    cases = [row.split("|")[1].strip() for row in rows[2:]]
-    assert cases == ["hello", "channels", "post-sqlite", "drain-console"]
+    cases = [tuple(cell.strip() for cell in row.split("|")[1:3]) for row in rows[2:]]
+    assert cases == [
+        (server, case)
+        for server in ("hypercorn", "uvicorn")
+        for case in ("hello", "channels", "post-sqlite", "drain-console")
+    ]
     written = document.read_text()
     assert "<!-- bench/cpu.py: begin -->" in written
-    assert "| post-sqlite |" in written
+    assert "| uvicorn | post-sqlite |" in written
