@@ -2,17 +2,19 @@
 
     .venv/bin/python bench/cpu.py [--seconds 5] [--concurrency 32] [--runs 3]
                                   [--servers hypercorn,uvicorn] [--deliveries 3000]
+                                  [--subscribers 10000]
                                   [--only hello,healthz,channels,post-sqlite,post-postgresql]
                                   [--write docs/benchmarks.md]
 
 Each case starts one server process (hypercorn with ``hypercorn.toml`` as ``make run`` does,
 and uvicorn as the README shows it), loads it from ``--concurrency`` clients for
-``--seconds``, and reads the server's CPU time
-(user + system) from ``/proc/PID/stat`` before and after: CPU per request stays steady on a
-shared machine where req/s does not. The drain cases write ``--deliveries`` alerts straight
-into the database of an idle server and time its dispatcher until every delivery is sent
-(console, or webhook into ``bench/sink.py``). Figures are medians of ``--runs``. Every loop
-is bounded in time and everything listens on 127.0.0.1.
+``--seconds``, and reads the server's CPU time (user + system) from ``/proc/PID/stat``
+before and after: CPU per request stays steady on a shared machine where req/s does not.
+The drain cases write ``--deliveries`` alerts straight into the database of an idle server
+and time its dispatcher until every delivery is sent (console, or webhook into
+``bench/sink.py``); ``drain-webpush`` sends one alert to ``--subscribers`` browsers (pushes
+into the sink), CPU per push. Figures are medians of ``--runs``. Every loop is bounded in
+time and everything listens on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import ROOT, prepare, process, wait_http
+from throughput import ROOT, add_subscriptions, prepare, process, wait_http
 
 from app.models import AlertRecord, Delivery, DeliveryStatus
+from channels.webpush import new_vapid_keys
 from tests.postgres import free_port, fresh_database, postgres_server
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -51,6 +54,7 @@ CASES = (
     "post-postgresql",
     "drain-console",
     "drain-webhook",
+    "drain-webpush",
 )
 DRAIN_LIMIT = 300.0  # seconds to wait for a queue to drain, at most
 BEGIN, END = "<!-- bench/cpu.py: begin -->", "<!-- bench/cpu.py: end -->"
@@ -199,37 +203,54 @@ async def sent_count(url: str) -> int:
         await engine.dispose()
 
 
+async def sink(stack: ExitStack) -> str:
+    """``bench/sink.py`` for the length of the run; its URL."""
+    port = free_port()
+    stack.enter_context(process([sys.executable, "bench/sink.py", str(port)]))
+    await wait_http(f"http://127.0.0.1:{port}/count")
+    return f"http://127.0.0.1:{port}"
+
+
 async def drain(case: str, args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
-    """How fast one process's dispatcher empties a queue of ``--deliveries`` (SQLite)."""
+    """How fast one process's dispatcher empties a queue of ``--deliveries`` (SQLite); for
+    Web Push, one alert to ``--subscribers`` browsers, CPU per push."""
     url = database_url("sqlite", args, stack)
     await prepare(url)
     # polled often, so that the queue is found within 50 ms of being written
     env = {"HERALD_DATABASE_URL": url, "HERALD_LOG_LEVEL": "ERROR"}
     env["HERALD_DISPATCH_POLL_INTERVAL"] = "0.05"
     channel = case.removeprefix("drain-")
+    deliveries, units = args.deliveries, args.deliveries
     if channel == "webhook":
-        sink_port = free_port()
-        stack.enter_context(process([sys.executable, "bench/sink.py", str(sink_port)]))
-        await wait_http(f"http://127.0.0.1:{sink_port}/count")
         env |= {
             "HERALD_CHANNELS": '["channels.webhook.WebhookChannel"]',
-            "HERALD_WEBHOOK_URLS": f'["http://127.0.0.1:{sink_port}/hook"]',
+            "HERALD_WEBHOOK_URLS": f'["{await sink(stack)}/hook"]',
             "HERALD_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        }
+    elif channel == "webpush":
+        await add_subscriptions(url, await sink(stack), args.subscribers)
+        deliveries, units = 1, args.subscribers
+        env |= {
+            "HERALD_CHANNELS": '["channels.webpush.WebPushChannel"]',
+            "HERALD_VAPID_PRIVATE_KEY": new_vapid_keys()[0],
+            "HERALD_VAPID_SUBJECT": "mailto:bench@herald.example",
+            "HERALD_CHANNEL_TIMEOUT": str(DRAIN_LIMIT - 10),
+            "HERALD_LEASE_SECONDS": str(DRAIN_LIMIT),
         }
     async with server(args.server, "asgi:app", env) as (_, pid):
         before, started = cpu_seconds(pid), time.monotonic()
-        await queue_alerts(url, args.deliveries, channel)
-        while await sent_count(url) < args.deliveries:
+        await queue_alerts(url, deliveries, channel)
+        while await sent_count(url) < deliveries:
             if time.monotonic() - started > DRAIN_LIMIT:
                 raise RuntimeError(f"{case}: the queue did not drain in {DRAIN_LIMIT} s")
             await asyncio.sleep(0.05)
         elapsed, used = time.monotonic() - started, cpu_seconds(pid) - before
     return {
-        "requests": args.deliveries,
-        "req/s": args.deliveries / elapsed,
+        "requests": units,
+        "req/s": units / elapsed,
         "p50 ms": float("nan"),
         "p99 ms": float("nan"),
-        "CPU ms/req": used * 1000 / args.deliveries,
+        "CPU ms/req": used * 1000 / units,
     }
 
 
@@ -282,6 +303,7 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default=",".join(CASES))
     parser.add_argument("--deliveries", type=int, default=3000)
+    parser.add_argument("--subscribers", type=int, default=10000)
     parser.add_argument("--servers", default="hypercorn,uvicorn")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()

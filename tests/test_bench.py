@@ -24,8 +24,10 @@ def test_a_tiny_run_prints_the_table_and_writes_it(tmp_path: Path) -> None:
             "2",
             "--deliveries",
             "50",
+            "--subscribers",
+            "5",
             "--only",
-            "hello,channels,post-sqlite,drain-console",
+            "hello,channels,post-sqlite,drain-console,drain-webpush",
             "--write",
             str(document),
         ],
@@ -41,7 +43,7 @@ def test_a_tiny_run_prints_the_table_and_writes_it(tmp_path: Path) -> None:
     assert cases == [
         (server, case)
         for server in ("hypercorn", "uvicorn")
-        for case in ("hello", "channels", "post-sqlite", "drain-console")
+        for case in ("hello", "channels", "post-sqlite", "drain-console", "drain-webpush")
     ]
     written = document.read_text()
     assert "<!-- bench/cpu.py: begin -->" in written
