@@ -39,8 +39,8 @@ def fitted_title(text: str) -> str:
 
 def fitted_message(text: str, fallback: str) -> str:
     """A message: ``text`` (or ``fallback`` when blank) without NUL, at most MAX_MESSAGE."""
-    chosen = text.replace("\x00", "") if text and text.strip() else fallback
-    return cut(chosen.replace("\x00", ""), MAX_MESSAGE) or "(no message)"
+    text, fallback = text.replace("\x00", ""), fallback.replace("\x00", "")
+    return cut(text if text.strip() else fallback, MAX_MESSAGE) or "(no message)"
 
 
 def web_links(candidates: Iterable[tuple[str, Any]]) -> list[dict[str, str]]:

@@ -133,3 +133,11 @@ async def test_wrong_tokens_here_and_at_pagerduty_count_against_the_address(
         refused = await client.post("/ntfy/ops", data=b"x", headers=wrong)
         assert refused.status_code == 429
         assert (await refused.get_json())["http"] == 429
+
+
+async def test_a_body_of_nul_alone_falls_back_to_the_title(
+    app: Quart, client: Client, bearer: dict[str, str]
+) -> None:
+    answer = await publish(client, bearer, b"\x00\x00", Title="Backup failed")
+    assert answer.status_code == 200
+    assert (await answer.get_json())["message"] == "Backup failed"
