@@ -12,6 +12,7 @@ that the file is writable (if not, :class:`DatabaseUnavailableError`). The reque
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -142,6 +143,12 @@ class Database:
     def _watch_file(engine: AsyncEngine, path: str) -> None:
         """Let no connection write to a file that is gone, replaced or read-only."""
 
+        def connecting(*_args: Any) -> None:
+            # aiosqlite, when its connect fails, stops its thread without waiting for it, and
+            # the thread later calls into a loop that may be closed by then: fail first.
+            if file_id(path) is None:
+                raise sqlite3.OperationalError(f"the database file {path} is missing")
+
         def opened(_dbapi_connection: Any, record: Any) -> None:
             record.info["file_id"] = file_id(path)
 
@@ -153,6 +160,7 @@ class Database:
             if problem is not None:  # another connection would not help
                 raise DatabaseUnavailableError(problem)
 
+        event.listen(engine.sync_engine.dialect, "do_connect", connecting)
         event.listen(engine.sync_engine, "connect", opened)
         event.listen(engine.sync_engine, "checkout", checked_out)
 
