@@ -34,6 +34,7 @@ from app import (
     templating,
     tokencache,
     web,
+    writer,
 )
 from app.middleware import RequestIdMiddleware
 from channels.registry import build_channels
@@ -54,6 +55,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, env: str | None = 
     db.init_app(app)
     links.init_app(app)
     channels = channelset.init_app(app, build_channels(app.config))
+    writer.init_app(app)
     dispatch.init_app(app, channels)
     push.init_app(app)
     live.init_app(app)

@@ -19,7 +19,7 @@ from quart.typing import ResponseReturnValue
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import db_session
+from app.db import db_session, get_db
 from app.models import ApiToken, User, utcnow
 from app.tokencache import forget_tokens, get_token_cache
 
@@ -98,7 +98,9 @@ async def cached_user_for_token(token: str) -> User | None:
     cache, digest = get_token_cache(), hash_token(token)
     user = cache.get(digest)
     if user is None:
-        user = await user_for_token(db_session(), token)
+        # a session of its own: the request holds no connection while it waits on other work
+        async with get_db().session() as session:
+            user = await user_for_token(session, token)
         if user is not None:
             cache.put(digest, user)
     return user

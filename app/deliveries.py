@@ -9,12 +9,13 @@ knows nothing of events, tasks or channels: ``app/dispatch.py`` decides when to 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import raiseload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -49,6 +50,19 @@ class Outcome:
     claim: Claim
     attempt: DeliveryAttempt
     values: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=64)
+def outcome_update(names: tuple[str, ...]) -> Update:
+    """The statement that writes an outcome setting the columns ``names``: parameters
+    ``delivery_id`` and ``new_<name>``, run for many rows at once. Only a delivery this
+    worker still holds is written."""
+    table = cast(Table, Delivery.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("delivery_id"), table.c.claimed_by == bindparam("worker"))
+        .values({name: bindparam(f"new_{name}") for name in names})
+    )
 
 
 def due_condition(now: datetime) -> ColumnElement[bool]:
@@ -128,19 +142,17 @@ class DeliveryQueue:
 
     async def record_many(self, outcomes: Sequence[Outcome]) -> None:
         """Several outcomes, each delivery's state with its history row, in one transaction:
-        one commit (one fsync) for all of them."""
+        one commit (one fsync) for all of them, one statement per kind of outcome."""
+        kinds: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for outcome in outcomes:
+            values = {f"new_{name}": value for name, value in outcome.values.items()}
+            kind = tuple(sorted(outcome.values))
+            row = {"delivery_id": outcome.claim.delivery_id, "worker": self.worker_id, **values}
+            kinds.setdefault(kind, []).append(row)
         async with self.database.session() as session:
-            for outcome in outcomes:
-                await session.execute(
-                    update(Delivery)
-                    .where(
-                        Delivery.id == outcome.claim.delivery_id,
-                        Delivery.claimed_by == self.worker_id,
-                    )
-                    .values(**outcome.values)
-                    .execution_options(synchronize_session=False)
-                )
-                session.add(outcome.attempt)
+            for kind, rows in kinds.items():
+                await session.execute(outcome_update(kind), rows)
+            session.add_all([outcome.attempt for outcome in outcomes])
             await session.commit()
 
     async def release(self) -> int:

@@ -3,7 +3,8 @@
 A key is remembered per user for 24 hours together with a digest of the request body. The
 same key with the same body answers with the alert it created; with another body, 422. The
 key row is written in the same transaction as the alert, and a unique constraint on
-(user, key) makes concurrent requests with one key create one alert.
+(user, key) makes concurrent requests with one key create one alert (``app/writer.py``
+runs the loser again, and it then finds the key).
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import get_alert
 from app.errors import InvalidInput
-from app.lifecycle import Policy, Trigger, trigger
-from app.models import AlertRecord, IdempotencyKey, utcnow
+from app.lifecycle import Policy, Trigger, add_trigger
+from app.models import AlertRecord, IdempotencyKey, Silence, utcnow
 
 HEADER = "Idempotency-Key"
 LIFETIME = timedelta(hours=24)
@@ -63,32 +64,32 @@ def check_same_body(record: IdempotencyKey, digest: str) -> None:
         raise InvalidInput(f"This {HEADER} {problem}.", {HEADER: problem})
 
 
-async def record_alert_once(
-    session: AsyncSession, *, key: str | None, digest: str, report: Trigger, policy: Policy
+async def add_alert_once(
+    session: AsyncSession,
+    report: Trigger,
+    policy: Policy,
+    now: datetime,
+    *,
+    key: str | None,
+    digest: str,
+    silences: Sequence[Silence] | None = None,
 ) -> tuple[AlertRecord | None, bool]:
-    """:func:`app.lifecycle.trigger` unless ``key`` (of the reporting user) already did:
-    (the alert as committed, whether it is new). A key used before with the same body, even
-    by a concurrent request, gives its alert again (None if it has been purged), not new;
-    with another body, 422."""
+    """:func:`app.lifecycle.add_trigger` unless ``key`` (of the reporting user) already did,
+    inside the caller's transaction: (the alert, whether it is new). A key used before with
+    the same body gives its alert again (None if it has been purged), not new; with another
+    body, 422. The key row is flushed, so a later request in the transaction sees it."""
     user_id = report.created_by_id
-    existing = await find(session, user_id, key) if key and user_id is not None else None
-    if existing is None:
-        record, created = await trigger(session, report, policy, commit=key is None)
-        if key is None or user_id is None:
-            return record, created
-        session.add(
-            IdempotencyKey(user_id=user_id, key=key, request_hash=digest, alert_id=record.id)
-        )
-        try:
-            await session.commit()
-            return record, created
-        except IntegrityError:  # a concurrent request with the same key committed first
-            await session.rollback()
-            existing = await find(session, user_id, key)
-            if existing is None:
-                raise
-    check_same_body(existing, digest)
-    return await get_alert(session, existing.alert_id), False
+    if key is None or user_id is None:
+        return await add_trigger(session, report, policy, now, silences)
+    existing = await find(session, user_id, key)
+    if existing is not None:
+        check_same_body(existing, digest)
+        return await get_alert(session, existing.alert_id), False
+    record, created = await add_trigger(session, report, policy, now, silences)
+    await session.flush()  # the alert's id, for the key's row
+    session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=digest, alert_id=record.id))
+    await session.flush()
+    return record, created
 
 
 async def purge_expired(session: AsyncSession) -> int:

@@ -33,9 +33,10 @@ from app.models import (
     Delivery,
     DeliveryStatus,
     Lifecycle,
+    Silence,
     utcnow,
 )
-from app.silences import matchable, silence_for
+from app.silences import active_silences, matchable, silence_among
 
 NOT_SENT_BECAUSE_RESOLVED = "not sent: the alert was resolved first"
 
@@ -78,12 +79,8 @@ async def trigger(
     """Record ``report``: (the new alert, True), or (the open alert with its dedup key,
     False). With ``commit`` false the transaction is left open for the caller."""
     now = now or utcnow()
-    if report.dedup_key:
-        seen = await seen_again(session, report.dedup_key, policy, now, commit=commit)
-        if seen is not None:
-            return seen, False
-    record = await _new_alert(session, report, now)
     try:
+        record, created = await add_trigger(session, report, policy, now)
         await (session.commit() if commit else session.flush())
     except IntegrityError:  # a concurrent trigger with the same key made the alert first
         await session.rollback()
@@ -93,6 +90,29 @@ async def trigger(
         if seen is None:
             raise
         return seen, False
+    return record, created
+
+
+async def add_trigger(
+    session: AsyncSession,
+    report: Trigger,
+    policy: Policy,
+    now: datetime,
+    silences: Sequence[Silence] | None = None,
+) -> tuple[AlertRecord, bool]:
+    """:func:`trigger` inside the caller's transaction, checked against ``silences`` (the
+    active ones when None); a new alert with a dedup key is flushed, so that a later trigger
+    in the same transaction counts as seen again, one without is left for the commit."""
+    if report.dedup_key:
+        seen = await seen_again(session, report.dedup_key, policy, now, commit=False)
+        if seen is not None:
+            return seen, False
+    if silences is None:
+        silences = await active_silences(session, now)
+    record = new_alert(report, now, silences)
+    session.add(record)
+    if report.dedup_key:
+        await session.flush()
     return record, True
 
 
@@ -121,10 +141,11 @@ def get_policy(app: Quart | None = None) -> Policy:
     )
 
 
-async def _new_alert(session: AsyncSession, report: Trigger, now: datetime) -> AlertRecord:
-    labels = matchable(report.labels, report.severity, report.dedup_key)
-    silence = await silence_for(session, labels, now)
-    record = AlertRecord(
+def new_alert(report: Trigger, now: datetime, silences: Sequence[Silence]) -> AlertRecord:
+    """The alert ``report`` makes: with a delivery per channel, or silenced by the first of
+    ``silences`` that matches it."""
+    silence = silence_among(silences, matchable(report.labels, report.severity, report.dedup_key))
+    return AlertRecord(
         title=report.title,
         message=report.message,
         severity=report.severity,
@@ -140,8 +161,6 @@ async def _new_alert(session: AsyncSession, report: Trigger, now: datetime) -> A
         notified_at=None if silence else now,
         deliveries=[] if silence else [Delivery(channel=name) for name in report.channels],
     )
-    session.add(record)
-    return record
 
 
 async def seen_again(

@@ -76,12 +76,15 @@ def matchable(labels: Mapping[str, str], severity: str, dedup_key: str | None) -
     return {**labels, "severity": severity, "dedup_key": dedup_key or ""}
 
 
-async def silence_for(
-    session: AsyncSession, labels: Mapping[str, str], now: datetime
-) -> Silence | None:
-    """The oldest silence active at ``now`` whose every matcher ``labels`` satisfy."""
+async def active_silences(session: AsyncSession, now: datetime) -> list[Silence]:
+    """The silences active at ``now``, oldest first."""
     active = select(Silence).where(Silence.ends_at > now, Silence.starts_at <= now)
-    for silence in await session.scalars(active.order_by(Silence.id)):
+    return list(await session.scalars(active.order_by(Silence.id)))
+
+
+def silence_among(silences: Sequence[Silence], labels: Mapping[str, str]) -> Silence | None:
+    """The first of ``silences`` whose every matcher ``labels`` satisfy."""
+    for silence in silences:
         if all(matcher.matches(labels) for matcher in matchers_of(silence)):
             return silence
     return None

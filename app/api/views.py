@@ -28,6 +28,7 @@ from app.errors import InvalidInput
 from app.lifecycle import AlertResolvedError, Trigger, acknowledge, get_policy, resolve
 from app.openapi import Header, document_errors, document_headers, location
 from app.schemas import AlertIn, AlertOut, AlertPage, AlertQuery, ChannelList
+from app.writer import get_writer
 
 MAX_WAIT_SECONDS = 30
 PREFER_WAIT = re.compile(r"(?:^|[,;])\s*wait\s*=\s*(\d+)\s*(?:$|[,;])", re.IGNORECASE)
@@ -96,14 +97,8 @@ async def create_alert(data: AlertIn) -> ResponseReturnValue:
         source="api",
         created_by_id=g.user.id,
     )
-    session = db_session()
-    record, created = await idempotency.record_alert_once(
-        session,
-        key=key,
-        digest=idempotency.body_digest(await request.get_json()),
-        report=report,
-        policy=get_policy(),
-    )
+    digest = idempotency.body_digest(await request.get_json())
+    record, created = await get_writer().record(report, key=key, digest=digest)
     if record is None:  # the alert of a replayed key was purged meanwhile
         abort(404, "The alert this Idempotency-Key made is no longer kept.")
     get_dispatcher().notify()  # a new alert, or a repeat of one seen again
@@ -114,7 +109,7 @@ async def create_alert(data: AlertIn) -> ResponseReturnValue:
         if await get_dispatcher().wait_for_alert(record.id, wait):
             status = 200
         headers["Preference-Applied"] = f"wait={wait}"
-        record = await get_alert(session, record.id) or record
+        record = await get_alert(db_session(), record.id) or record
     # answered from what was just committed: no second read on the common path
     return alert_json(record), status, headers
 
