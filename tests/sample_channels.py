@@ -15,7 +15,14 @@ from channels.base import (
     TransientDeliveryError,
 )
 
-SLOW_SECONDS = 0.5  # a provider's round trip, as the end-to-end timing test assumes
+SLOW_SECONDS = 0.5  # a provider's round trip
+
+
+class InFlight:
+    """How many slow sends are under way at once, across every slow channel."""
+
+    now = 0
+    most = 0
 
 
 class RecordingChannel(Channel):
@@ -37,7 +44,12 @@ class SlowChannel(RecordingChannel):
     name = "slow1"
 
     async def send(self, alert: Alert) -> None:
-        await asyncio.sleep(SLOW_SECONDS)
+        InFlight.now += 1
+        InFlight.most = max(InFlight.most, InFlight.now)
+        try:
+            await asyncio.sleep(SLOW_SECONDS)
+        finally:
+            InFlight.now -= 1
         await super().send(alert)
 
 

@@ -19,6 +19,7 @@ from tests.conftest import add_user, migrated_app
 from tests.sample_channels import (
     FailingChannel,
     HangingChannel,
+    InFlight,
     SecondSlowChannel,
     SlowChannel,
     ThirdSlowChannel,
@@ -53,20 +54,19 @@ async def _server(settings: dict[str, Any]) -> AsyncIterator[tuple[httpx.AsyncCl
             yield client, app
 
 
-async def test_three_half_second_channels_finish_in_under_a_second(
+async def test_three_half_second_channels_are_sent_at_the_same_time(
     server: tuple[httpx.AsyncClient, Quart],
 ) -> None:
     client, _ = server
-    started = time.perf_counter()
+    InFlight.most = 0
     response = await client.post(
         "/api/alerts", json={"message": "fan out", "channels": SLOW}, headers={"Prefer": "wait=10"}
     )
-    elapsed = time.perf_counter() - started
     assert response.status_code == 200
     body = response.json()
     assert [(d["channel"], d["status"]) for d in body["deliveries"]] == [(n, "sent") for n in SLOW]
     assert all(d["latency_ms"] >= 500 for d in body["deliveries"])
-    assert elapsed < 1.0, f"three 0.5 s channels took {elapsed:.2f} s: not concurrent"
+    assert InFlight.most == 3  # all three under way at once, not one after another
 
 
 async def test_raising_and_hanging_channels_fail_while_the_others_are_sent_on_time(
