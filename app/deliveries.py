@@ -48,7 +48,7 @@ class Outcome:
     """What one attempt at a claimed delivery came to, as it is to be written."""
 
     claim: Claim
-    attempt: DeliveryAttempt
+    attempt: dict[str, Any]  # the history row: every column of DeliveryAttempt but its id
     values: dict[str, Any]
 
 
@@ -136,10 +136,6 @@ class DeliveryQueue:
             await session.commit()
         return held
 
-    async def record(self, claim: Claim, attempt: DeliveryAttempt, **values: Any) -> None:
-        """The delivery's new state and the attempt's history row, in one transaction."""
-        await self.record_many([Outcome(claim, attempt, values)])
-
     async def record_many(self, outcomes: Sequence[Outcome]) -> None:
         """Several outcomes, each delivery's state with its history row, in one transaction:
         one commit (one fsync) for all of them, one statement per kind of outcome."""
@@ -152,7 +148,9 @@ class DeliveryQueue:
         async with self.database.session() as session:
             for kind, rows in kinds.items():
                 await session.execute(outcome_update(kind), rows)
-            session.add_all([outcome.attempt for outcome in outcomes])
+            await session.execute(
+                insert(DeliveryAttempt), [outcome.attempt for outcome in outcomes]
+            )
             await session.commit()
 
     async def release(self) -> int:

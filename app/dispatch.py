@@ -49,7 +49,6 @@ from app.deliveries import Claim, DeliveryQueue, Outcome
 from app.links import get_links
 from app.models import (
     FINAL_STATUSES,
-    DeliveryAttempt,
     DeliveryStatus,
     as_notification,
     utcnow,
@@ -334,22 +333,22 @@ class Dispatcher:
         finished_at = utcnow()
         if status in FINAL_STATUSES:
             values["finished_at"] = finished_at
-        attempt = DeliveryAttempt(
-            delivery_id=claim.delivery_id,
-            number=claim.attempt,
-            outcome=status,
-            error=message,
-            started_at=started_at,
-            finished_at=finished_at,
-            latency_ms=latency_ms,
-            worker=self.worker_id,
-        )
+        attempt = {
+            "delivery_id": claim.delivery_id,
+            "number": claim.attempt,
+            "outcome": status,
+            "error": message,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "latency_ms": latency_ms,
+            "worker": self.worker_id,
+        }
         await self._record(claim, attempt, status=status, error=message, **values)
         for observe in self.on_outcome:
             observe(claim.channel, status, latency_ms)
         return DeliveryOutcome(claim.channel, status, message, latency_ms, claim.attempt)
 
-    async def _record(self, claim: Claim, attempt: DeliveryAttempt, **values: Any) -> None:
+    async def _record(self, claim: Claim, attempt: dict[str, Any], **values: Any) -> None:
         await self.outcomes.write(Outcome(claim, attempt, values))
         self._made_progress()
 
