@@ -16,6 +16,7 @@ import config as settings
 from app.db import Database
 from app.deliveries import DatabaseRecipientLog
 from channels.base import Channel, ChannelContext
+from channels.transport import ProviderTransport
 
 USER_AGENT = "Herald/0.1 (+alert gateway)"
 KEEPALIVE_EXPIRY = 2.0  # seconds a connection to a provider may sit idle and still be used
@@ -32,7 +33,7 @@ def provider_client(timeout: float) -> httpx.AsyncClient:
         # moment fails after the provider may have taken it, and its retry is a repeat.
         # Servers close idle connections after 5 s or more (hypercorn, Node): never reuse
         # one that has been idle longer than this.
-        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
+        transport=ProviderTransport(limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY)),
     )
 
 
