@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/cpu.py [--seconds 5] [--concurrency 32] [--runs 3]
                                   [--servers hypercorn,uvicorn] [--deliveries 3000]
-                                  [--subscribers 10000]
+                                  [--queued 100000] [--subscribers 10000]
                                   [--only hello,healthz,channels,post-sqlite,post-postgresql]
                                   [--write docs/benchmarks.md]
 
@@ -12,9 +12,10 @@ and uvicorn as the README shows it), loads it from ``--concurrency`` clients for
 before and after: CPU per request stays steady on a shared machine where req/s does not.
 The drain cases write ``--deliveries`` alerts straight into the database of an idle server
 and time its dispatcher until every delivery is sent (console, or webhook into
-``bench/sink.py``); ``drain-webpush`` sends one alert to ``--subscribers`` browsers (pushes
-into the sink), CPU per push. Figures are medians of ``--runs``. Every loop is bounded in
-time and everything listens on 127.0.0.1.
+``bench/sink.py``), and ``drain-100k`` empties ``--queued`` console deliveries, for the
+peak memory (``VmHWM``) of a long queue; ``drain-webpush`` sends one alert to
+``--subscribers`` browsers (pushes into the sink), CPU per push. Figures are medians of
+``--runs``. Every loop is bounded in time and everything listens on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -53,11 +54,20 @@ CASES = (
     "post-sqlite",
     "post-postgresql",
     "drain-console",
+    "drain-100k",
     "drain-webhook",
     "drain-webpush",
 )
 DRAIN_LIMIT = 300.0  # seconds to wait for a queue to drain, at most
 BEGIN, END = "<!-- bench/cpu.py: begin -->", "<!-- bench/cpu.py: end -->"
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The most resident memory the process has had (``VmHWM``), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -149,7 +159,7 @@ async def measure(case: str, args: argparse.Namespace, stack: ExitStack) -> dict
             request(method, base + path, **kwargs), args.seconds, args.concurrency
         )
         elapsed = time.monotonic() - started
-        used = cpu_seconds(pid) - before
+        used, peak = cpu_seconds(pid) - before, peak_rss_mib(pid)
     done = max(len(latencies), 1)
     ordered = sorted(latencies) or [0.0]
     return {
@@ -158,6 +168,7 @@ async def measure(case: str, args: argparse.Namespace, stack: ExitStack) -> dict
         "p50 ms": ordered[len(ordered) // 2] * 1000,
         "p99 ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
         "CPU ms/req": used * 1000 / done,
+        "peak RSS MiB": peak,
     }
 
 
@@ -221,6 +232,8 @@ async def drain(case: str, args: argparse.Namespace, stack: ExitStack) -> dict[s
     env["HERALD_DISPATCH_POLL_INTERVAL"] = "0.05"
     channel = case.removeprefix("drain-")
     deliveries, units = args.deliveries, args.deliveries
+    if channel == "100k":  # memory stays bounded however long the queue is
+        channel, deliveries, units = "console", args.queued, args.queued
     if channel == "webhook":
         env |= {
             "HERALD_CHANNELS": '["channels.webhook.WebhookChannel"]',
@@ -245,12 +258,14 @@ async def drain(case: str, args: argparse.Namespace, stack: ExitStack) -> dict[s
                 raise RuntimeError(f"{case}: the queue did not drain in {DRAIN_LIMIT} s")
             await asyncio.sleep(0.05)
         elapsed, used = time.monotonic() - started, cpu_seconds(pid) - before
+        peak = peak_rss_mib(pid)
     return {
         "requests": units,
         "req/s": units / elapsed,
         "p50 ms": float("nan"),
         "p99 ms": float("nan"),
         "CPU ms/req": used * 1000 / units,
+        "peak RSS MiB": peak,
     }
 
 
@@ -266,8 +281,8 @@ def table(results: dict[tuple[str, str], dict[str, Any]]) -> str:
     same server."""
     lines = [
         "| server | case | CPU ms per request or delivery | req/s or deliveries/s | p50 ms "
-        "| p99 ms | CPU vs hello world |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| p99 ms | CPU vs hello world | peak RSS MiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for (name, case), row in results.items():
         base = results.get((name, "hello"), {}).get("CPU ms/req")
@@ -275,7 +290,7 @@ def table(results: dict[tuple[str, str], dict[str, Any]]) -> str:
         p50, p99 = (f"{row[key]:.1f}" if row[key] == row[key] else "-" for key in LATENCIES)
         lines.append(
             f"| {name} | {case} | {row['CPU ms/req']:.2f} | {row['req/s']:.0f} | {p50} | {p99} "
-            f"| {ratio} |"
+            f"| {ratio} | {row['peak RSS MiB']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -303,6 +318,7 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default=",".join(CASES))
     parser.add_argument("--deliveries", type=int, default=3000)
+    parser.add_argument("--queued", type=int, default=100000)
     parser.add_argument("--subscribers", type=int, default=10000)
     parser.add_argument("--servers", default="hypercorn,uvicorn")
     parser.add_argument("--write", type=Path)

@@ -24,10 +24,12 @@ def test_a_tiny_run_prints_the_table_and_writes_it(tmp_path: Path) -> None:
             "2",
             "--deliveries",
             "50",
+            "--queued",
+            "60",
             "--subscribers",
             "5",
             "--only",
-            "hello,channels,post-sqlite,drain-console,drain-webpush",
+            "hello,channels,post-sqlite,drain-console,drain-100k,drain-webpush",
             "--write",
             str(document),
         ],
@@ -43,8 +45,16 @@ def test_a_tiny_run_prints_the_table_and_writes_it(tmp_path: Path) -> None:
     assert cases == [
         (server, case)
         for server in ("hypercorn", "uvicorn")
-        for case in ("hello", "channels", "post-sqlite", "drain-console", "drain-webpush")
+        for case in (
+            "hello",
+            "channels",
+            "post-sqlite",
+            "drain-console",
+            "drain-100k",
+            "drain-webpush",
+        )
     ]
     written = document.read_text()
     assert "<!-- bench/cpu.py: begin -->" in written
     assert "| uvicorn | post-sqlite |" in written
+    assert all(float(row.split("|")[8]) > 0 for row in rows[2:])  # peak RSS of each server
