@@ -63,6 +63,11 @@ class GroupCommit(Generic[Item, Answer]):
                 )
             except Exception as error:  # each caller hears why its item was not written
                 answers = [error] * len(batch)
+            except BaseException:  # cancelled (the loop is closing): nobody waits forever
+                for _, future in [*batch, *self._waiting]:
+                    future.cancel()
+                self._waiting.clear()
+                raise
             for (_, future), answer in zip(batch, answers, strict=True):
                 if future.done():  # its caller stopped waiting (the item is written all the same)
                     continue

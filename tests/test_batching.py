@@ -82,3 +82,17 @@ async def test_an_item_is_written_when_its_caller_stops_waiting() -> None:
     await first
     await group.drain()
     assert writes.batches == [[0], [2]]
+
+
+async def test_callers_are_not_left_waiting_when_the_writer_is_cancelled() -> None:
+    writes = GatedWrites()
+    group = GroupCommit(writes, max_batch=100, name="test")
+    first = asyncio.create_task(group.submit(0))
+    await writes.started.wait()
+    second = asyncio.create_task(group.submit(2))
+    await asyncio.sleep(0)  # it hands its item over
+    assert group._writer is not None
+    group._writer.cancel()
+    async with asyncio.timeout(10):  # without the fix: waiting forever
+        results = await asyncio.gather(first, second, return_exceptions=True)
+    assert [type(result) for result in results] == [asyncio.CancelledError] * 2
