@@ -26,13 +26,22 @@ class GatedWrites:
         return [ValueError(f"odd {item}") if item % 2 else item * 10 for item in items]
 
 
-async def test_items_handed_over_during_a_write_go_together_in_the_next() -> None:
+async def during_a_held_write(
+    items: range,
+) -> tuple[GatedWrites, GroupCommit[int, int], asyncio.Task[int], list[asyncio.Task[int]]]:
+    """A group whose first write (of item 0) holds, and callers of ``items`` that handed
+    their items over while it does."""
     writes = GatedWrites()
     group = GroupCommit(writes, max_batch=100, name="test")
     first = asyncio.create_task(group.submit(0))
     await writes.started.wait()
-    rest = [asyncio.create_task(group.submit(item)) for item in range(2, 42, 2)]
-    await asyncio.sleep(0)  # one turn of the loop: each hands its item over
+    rest = [asyncio.create_task(group.submit(item)) for item in items]
+    await asyncio.sleep(0)  # one turn of the loop: each task runs up to its handover
+    return writes, group, first, rest
+
+
+async def test_items_handed_over_during_a_write_go_together_in_the_next() -> None:
+    writes, _, first, rest = await during_a_held_write(range(2, 42, 2))
     assert not any(task.done() for task in [first, *rest])
     writes.gate.set()
     assert await asyncio.gather(first, *rest) == [item * 10 for item in range(0, 42, 2)]
@@ -69,13 +78,8 @@ async def test_batches_are_at_most_max_batch_items() -> None:
 
 
 async def test_an_item_is_written_when_its_caller_stops_waiting() -> None:
-    writes = GatedWrites()
-    group = GroupCommit(writes, max_batch=100, name="test")
-    first = asyncio.create_task(group.submit(0))
-    await writes.started.wait()
-    gone = asyncio.create_task(group.submit(2))
-    await asyncio.sleep(0)  # it hands its item over, then its client goes away
-    gone.cancel()
+    writes, group, first, [gone] = await during_a_held_write(range(2, 3))
+    gone.cancel()  # it handed its item over, then its client went away
     with pytest.raises(asyncio.CancelledError):
         await gone
     writes.gate.set()
@@ -85,12 +89,7 @@ async def test_an_item_is_written_when_its_caller_stops_waiting() -> None:
 
 
 async def test_callers_are_not_left_waiting_when_the_writer_is_cancelled() -> None:
-    writes = GatedWrites()
-    group = GroupCommit(writes, max_batch=100, name="test")
-    first = asyncio.create_task(group.submit(0))
-    await writes.started.wait()
-    second = asyncio.create_task(group.submit(2))
-    await asyncio.sleep(0)  # it hands its item over
+    _, group, first, [second] = await during_a_held_write(range(2, 3))
     assert group._writer is not None
     group._writer.cancel()
     async with asyncio.timeout(10):  # without the fix: waiting forever
