@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from channels.base import Alert, AlertState, Severity
 
@@ -160,7 +160,9 @@ class AlertRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    # the sentinel: SQLite cannot say which autoincrement id a row of a multi-row INSERT got,
+    # and without one the ORM inserts new alerts one statement each (app/writer.py)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid, insert_sentinel=True)
     title: Mapped[str] = mapped_column(String(200), default="")
     message: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16), index=True)
@@ -249,6 +251,9 @@ class Delivery(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the same for deliveries (see AlertRecord.uid): a column the ORM numbers the rows of
+    # one INSERT in, so that many alerts' deliveries go in one statement on SQLite too
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     alert: Mapped[AlertRecord] = relationship(back_populates="deliveries")
     history: Mapped[list[DeliveryAttempt]] = relationship(

@@ -56,6 +56,36 @@ async def test_alerts_handed_over_together_are_one_transaction(database: Databas
     assert deliveries == 20  # each alert's delivery committed with it
 
 
+async def test_a_batch_inserts_its_alerts_and_their_deliveries_in_one_statement_each(
+    database: Database,
+) -> None:
+    writer = AlertWriter(database, Policy())
+    inserts: list[str] = []
+    event.listen(
+        database.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _cursor, statement, *_: inserts.append(statement.split("(")[0].strip()),
+    )
+    reports = [
+        Trigger(message=f"m{n}", channels=[f"a{n}", f"b{n}"], source="api") for n in range(20)
+    ]
+    answers = await asyncio.gather(*(writer.record(one) for one in reports))
+    assert inserts.count("INSERT INTO alerts") == 1
+    assert inserts.count("INSERT INTO deliveries") == 1
+    async with database.session() as session:
+        rows = (
+            await session.execute(
+                select(AlertRecord.id, AlertRecord.message, Delivery.channel).join(Delivery)
+            )
+        ).all()
+    # each row got its own alert's id back, and each delivery belongs to its alert
+    assert {(record.id, record.message) for record, _ in answers if record} == {
+        (alert_id, message) for alert_id, message, _ in rows
+    }
+    assert all(channel[1:] == message[1:] for _, message, channel in rows)
+    assert len(rows) == 40
+
+
 async def test_a_dedup_key_twice_in_one_batch_is_one_alert_seen_twice(database: Database) -> None:
     writer = AlertWriter(database, Policy())
     answers = await asyncio.gather(*(writer.record(report("m", dedup_key="k")) for _ in range(3)))
