@@ -14,7 +14,9 @@ from typing import ParamSpec
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import URLSafeTimedSerializer
 from quart import Quart, current_app, flash, g, redirect, request, session, url_for
+from quart.sessions import SecureCookieSessionInterface
 from quart.typing import ResponseReturnValue
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -264,7 +266,23 @@ def login_required(
     return wrapped
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Quart's signed session cookies, with the signer built once per set of keys rather
+    than for every request."""
+
+    def __init__(self) -> None:
+        self._signer: tuple[object, URLSafeTimedSerializer | None] = ((), None)
+
+    def get_signing_serializer(self, app: Quart) -> URLSafeTimedSerializer | None:
+        """The signer for the app's ``SECRET_KEY`` (and ``SECRET_KEY_FALLBACKS``)."""
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._signer[0] != keys:
+            self._signer = (keys, super().get_signing_serializer(app))
+        return self._signer[1]
+
+
 def init_app(app: Quart) -> None:
     """Let the signed cookie outlive SESSION_LIFETIME by a day, so that an expired session is
     still readable and the user can be told it expired rather than simply asked to log in."""
     app.permanent_session_lifetime = timedelta(seconds=app.config["SESSION_LIFETIME"] + 86400)
+    app.session_interface = SessionCookies()

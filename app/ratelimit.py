@@ -17,13 +17,14 @@ A refused request gets 429 with ``Retry-After`` (JSON under ``/api``).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from quart import Quart, current_app, request
+from quart import Quart, current_app, g, request
 from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
 from quart_rate_limiter.redis_store import RedisStore
 from quart_rate_limiter.store import MemoryStore, RateLimiterStoreABC
@@ -39,7 +40,12 @@ LIMIT_SETTINGS = ("LOGIN_RATE_LIMIT", "API_RATE_LIMIT", "AUTH_FAILURE_LIMIT")
 
 def parse_limit(value: object, key: str) -> tuple[int, timedelta]:
     """``"5/minute"`` as (5, one minute); :class:`config.ConfigError` naming ``key`` else."""
-    match = LIMIT.fullmatch(str(value))
+    return _parse_limit(str(value), key)
+
+
+@functools.lru_cache(maxsize=64)  # asked several times per request, of a few settings
+def _parse_limit(value: str, key: str) -> tuple[int, timedelta]:
+    match = LIMIT.fullmatch(value)
     if match is None or int(match.group(1)) < 1:
         raise ConfigError(f"{key}: write a limit like '5/minute' (second, minute, hour, day)")
     return int(match.group(1)), timedelta(seconds=PERIODS[match.group(2)])
@@ -83,11 +89,16 @@ async def login_username() -> str:
 
 async def api_client() -> str:
     """A valid bearer token's digest, else the client address: a wrong token is no key of
-    its own, or each guess would cost a key."""
-    token = bearer_token()
-    if token is not None and await bearer_user() is not None:
-        return "token:" + hash_token(token)
-    return await client_address()
+    its own, or each guess would cost a key. Worked out once per request (the limiter asks
+    before and after the view)."""
+    if "rate_limit_client" not in g:
+        token = bearer_token()
+        if token is not None and await bearer_user() is not None:
+            g.rate_limit_client = "token:" + hash_token(token)
+        else:
+            g.rate_limit_client = await client_address()
+    client: str = g.rate_limit_client
+    return client
 
 
 async def not_a_login_attempt() -> bool:

@@ -11,6 +11,7 @@ from quart_schema import (
     validate_request,
     validate_response,
 )
+from werkzeug.datastructures import Headers
 
 from app import idempotency
 from app.alerts import (
@@ -103,7 +104,8 @@ async def create_alert(data: AlertIn) -> ResponseReturnValue:
         abort(404, "The alert this Idempotency-Key made is no longer kept.")
     get_dispatcher().notify()  # a new alert, or a repeat of one seen again
     status = 202 if created else 200
-    headers = {"Location": url_for("api.read_alert", alert_id=record.id)}
+    # Headers, not a dict: quart-schema builds a pydantic TypeAdapter for a dict per response
+    headers = Headers({"Location": url_for("api.read_alert", alert_id=record.id)})
     wait = prefer_wait()
     if wait is not None:
         if await get_dispatcher().wait_for_alert(record.id, wait):
