@@ -97,15 +97,13 @@ def bearer_token() -> str | None:
 
 async def cached_user_for_token(token: str) -> User | None:
     """:func:`user_for_token`, answered from the token cache when it can be (app/tokencache.py)."""
-    cache, digest = get_token_cache(), hash_token(token)
-    user = cache.get(digest)
-    if user is None:
+
+    async def look_up() -> User | None:
         # a session of its own: the request holds no connection while it waits on other work
         async with get_db().session() as session:
-            user = await user_for_token(session, token)
-        if user is not None:
-            cache.put(digest, user)
-    return user
+            return await user_for_token(session, token)
+
+    return await get_token_cache().user(hash_token(token), look_up)
 
 
 async def bearer_user() -> User | None:

@@ -5,13 +5,19 @@ Only tokens that were valid are kept (a wrong one is looked up every time, and c
 their SHA-256 digest, at most :data:`MAX_ENTRIES` of them. Revoking a token or disabling a
 user clears this process's cache at once; another Herald process notices within
 ``TOKEN_CACHE_SECONDS``, when its entry lapses. 0 turns the cache off.
+
+Requests that miss the cache together for one token share one lookup: when an entry lapses
+under load, the token is read once, not once per waiting request. A lookup that was under
+way when the cache was cleared answers the requests that were already waiting for it, and
+is not kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from quart import Quart, current_app, has_app_context
 
@@ -27,6 +33,7 @@ class TokenCache:
         self.seconds = seconds
         self.clock = clock
         self._entries: OrderedDict[str, tuple[float, User]] = OrderedDict()
+        self._lookups: dict[str, asyncio.Task[User | None]] = {}
 
     def get(self, digest: str) -> User | None:
         """The user of a token validated less than ``seconds`` ago, else None."""
@@ -50,6 +57,40 @@ class TokenCache:
     def clear(self) -> None:
         """Forget every token: one was revoked or its user disabled."""
         self._entries.clear()
+        self._lookups.clear()  # requests from now on look again, and nothing under way is kept
+
+    async def user(self, digest: str, look_up: Callable[[], Awaitable[User | None]]) -> User | None:
+        """The token's user: from the cache, or from ``look_up`` (shared with the requests
+        already waiting on a lookup of the same token)."""
+        user = self.get(digest)
+        if user is not None:
+            return user
+        lookup = self._lookups.get(digest)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(digest, look_up))
+            lookup.add_done_callback(_retrieve)
+            self._lookups[digest] = lookup
+        # shielded: a request that gives up does not cancel the others' lookup
+        return await asyncio.shield(lookup)
+
+    async def _look_up(
+        self, digest: str, look_up: Callable[[], Awaitable[User | None]]
+    ) -> User | None:
+        try:
+            user = await look_up()
+        finally:
+            current = self._lookups.get(digest) is asyncio.current_task()
+            if current:
+                del self._lookups[digest]
+        if user is not None and current:  # not cleared meanwhile
+            self.put(digest, user)
+        return user
+
+
+def _retrieve(lookup: asyncio.Future[User | None]) -> None:
+    """Mark a lookup's failure as seen: its requests hear of it, even if all have gone."""
+    if not lookup.cancelled():
+        lookup.exception()
 
 
 def get_token_cache(app: Quart | None = None) -> TokenCache:

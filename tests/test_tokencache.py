@@ -3,6 +3,7 @@ effect at once where it was done, and within that bound in every other process."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -49,6 +50,73 @@ def test_off_at_zero_and_bounded() -> None:
         cache.put(f"d{n}", User(id=n, username="u"))
     assert cache.get("d0") is None
     assert cache.get(f"d{MAX_ENTRIES + 9}") is not None
+
+
+class SlowLookup:
+    """A token lookup that counts its calls and answers when the test lets it."""
+
+    def __init__(self, answer: User | Exception | None) -> None:
+        self.answer = answer
+        self.calls = 0
+        self.release = asyncio.Event()
+
+    async def __call__(self) -> User | None:
+        self.calls += 1
+        await self.release.wait()
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+async def waiting(lookup: SlowLookup, *requests: asyncio.Future[Any]) -> None:
+    """Let the requests reach the lookup, and the lookup its wait."""
+    for _ in range(100):
+        if lookup.calls:
+            assert not any(request.done() for request in requests)
+            return
+        await asyncio.sleep(0)  # a turn of the loop for the tasks, not a wait for time
+    raise AssertionError("the lookup never started")
+
+
+async def test_requests_that_miss_together_share_one_lookup() -> None:
+    cache, user = TokenCache(2.0), User(id=1, username="alice")
+    lookup = SlowLookup(user)
+    requests = [asyncio.ensure_future(cache.user("digest", lookup)) for _ in range(10)]
+    await waiting(lookup, *requests)
+    requests[0].cancel()  # one client gives up: the others still get their answer
+    lookup.release.set()
+    answers = await asyncio.gather(*requests[1:])
+    assert answers == [user] * 9
+    assert lookup.calls == 1
+    assert await cache.user("digest", SlowLookup(None)) is user  # and it is kept
+
+
+async def test_a_lookup_under_way_when_the_cache_is_cleared_is_not_kept() -> None:
+    cache, user = TokenCache(2.0), User(id=1, username="alice")
+    lookup = SlowLookup(user)
+    request = asyncio.ensure_future(cache.user("digest", lookup))
+    await waiting(lookup, request)
+    cache.clear()  # a token was revoked meanwhile
+    lookup.release.set()
+    assert await request is user  # it was asked before the revocation
+    again = SlowLookup(None)
+    again.release.set()
+    assert await cache.user("digest", again) is None
+    assert again.calls == 1
+
+
+async def test_a_failed_lookup_fails_its_requests_and_is_not_kept() -> None:
+    cache = TokenCache(2.0)
+    lookup = SlowLookup(ConnectionError("database down"))
+    requests = [asyncio.ensure_future(cache.user("digest", lookup)) for _ in range(3)]
+    await waiting(lookup, *requests)
+    lookup.release.set()
+    answers = await asyncio.gather(*requests, return_exceptions=True)
+    assert all(isinstance(answer, ConnectionError) for answer in answers)
+    again = SlowLookup(User(id=1, username="alice"))
+    again.release.set()
+    assert await cache.user("digest", again) is again.answer
+    assert again.calls == 1
 
 
 async def two_instances(settings: dict[str, Any]) -> tuple[Quart, Quart, Clock]:
