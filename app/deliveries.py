@@ -16,20 +16,23 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, Update, and_, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.orm import raiseload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import Database
 from app.models import (
+    ALERT_VALUE_COLUMNS,
     FINAL_STATUSES,
     AlertRecord,
     Delivery,
     DeliveryAttempt,
     DeliveryRecipient,
     DeliveryStatus,
+    alert_value,
     utcnow,
 )
 from channels.base import Alert
+
+DELIVERIES = cast(Table, Delivery.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +60,20 @@ def outcome_update(names: tuple[str, ...]) -> Update:
     """The statement that writes an outcome setting the columns ``names``: parameters
     ``delivery_id`` and ``new_<name>``, run for many rows at once. Only a delivery this
     worker still holds is written."""
-    table = cast(Table, Delivery.__table__)
+    column = DELIVERIES.c
     return (
-        update(table)
-        .where(table.c.id == bindparam("delivery_id"), table.c.claimed_by == bindparam("worker"))
+        update(DELIVERIES)
+        .where(column.id == bindparam("delivery_id"), column.claimed_by == bindparam("worker"))
         .values({name: bindparam(f"new_{name}") for name in names})
     )
 
 
 def due_condition(now: datetime) -> ColumnElement[bool]:
     """Deliveries that may be sent now: queued and due, or held by a lease that expired."""
-    queued = Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
-    due = or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
-    abandoned = and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now)
+    queued = DELIVERIES.c.status.in_([DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
+    next_attempt_at = DELIVERIES.c.next_attempt_at
+    due = or_(next_attempt_at.is_(None), next_attempt_at <= now)
+    abandoned = and_(DELIVERIES.c.status == DeliveryStatus.SENDING, DELIVERIES.c.lease_until < now)
     return or_(and_(queued, due), abandoned)
 
 
@@ -84,30 +88,25 @@ class DeliveryQueue:
     async def claim(self, limit: int, alert_id: int | None = None) -> list[Claim]:
         """Claim up to ``limit`` due deliveries (of one alert, if given) until ``now + lease``:
         one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``."""
-        now = utcnow()
-        due = select(Delivery.id).where(due_condition(now))
+        now, column = utcnow(), DELIVERIES.c
+        due = select(column.id).where(due_condition(now))
         if alert_id is not None:
-            due = due.where(Delivery.alert_id == alert_id)
-        due = due.order_by(Delivery.id).limit(limit).with_for_update(skip_locked=True)
-        statement = (
-            update(Delivery)
-            .where(Delivery.id.in_(due.scalar_subquery()))
+            due = due.where(column.alert_id == alert_id)
+        due = due.order_by(column.id).limit(limit).with_for_update(skip_locked=True)
+        statement = (  # on the table, not the ORM class: the rows are plain claims
+            update(DELIVERIES)
+            .where(column.id.in_(due.scalar_subquery()))
             .values(
                 status=DeliveryStatus.SENDING,
                 claimed_by=self.worker_id,
                 lease_until=now + self.lease,
-                attempts=Delivery.attempts + 1,
+                attempts=column.attempts + 1,
                 started_at=now,
                 next_attempt_at=None,
             )
             .returning(
-                Delivery.id,
-                Delivery.alert_id,
-                Delivery.channel,
-                Delivery.attempts,
-                Delivery.notification,
+                column.id, column.alert_id, column.channel, column.attempts, column.notification
             )
-            .execution_options(synchronize_session=False)
         )
         async with self.database.session() as session:
             rows = (await session.execute(statement)).all()
@@ -179,15 +178,14 @@ class DeliveryQueue:
         """The alerts with these ids, as the channels receive their first notification."""
         if not ids:
             return {}
-        # the alerts alone: their deliveries are what is being sent, and not needed here
-        statement = (
-            select(AlertRecord)
-            .where(AlertRecord.id.in_(ids))
-            .options(raiseload(AlertRecord.deliveries))
+        # the columns an Alert needs, as rows: no ORM objects, no deliveries
+        alerts = cast(Table, AlertRecord.__table__)
+        statement = select(*(alerts.c[name] for name in ALERT_VALUE_COLUMNS)).where(
+            alerts.c.id.in_(ids)
         )
         async with self.database.session() as session:
-            records = await session.scalars(statement)
-            return {record.id: record.to_alert() for record in records}
+            rows = await session.execute(statement)
+            return {row.id: alert_value(row) for row in rows}
 
     async def next_attempt_in(self, alert_id: int) -> float | None:
         """Seconds until the alert's next retry is due; None when nothing is left to send."""

@@ -94,6 +94,35 @@ FINAL_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
 STATUSES = tuple(status.value for status in DeliveryStatus)
 
 
+# what an Alert is made of: the dispatcher reads just these
+ALERT_VALUE_COLUMNS = (
+    "id",
+    "title",
+    "message",
+    "severity",
+    "created_at",
+    "uid",
+    "labels",
+    "dedup_key",
+)
+
+
+def alert_value(stored: Any) -> Alert:
+    """The :class:`Alert` (first notification) of a stored alert: an :class:`AlertRecord`,
+    or a row of its :data:`ALERT_VALUE_COLUMNS`."""
+    severity: Severity = stored.severity  # checked on the way in
+    return Alert(
+        stored.id,
+        stored.title,
+        stored.message,
+        severity,
+        stored.created_at,
+        stored.uid,
+        labels=dict(stored.labels or {}),
+        dedup_key=stored.dedup_key or "",
+    )
+
+
 class Base(DeclarativeBase):
     """Declarative base with constraint names that migrations can refer to."""
 
@@ -192,18 +221,7 @@ class AlertRecord(Base):
 
     def to_alert(self, notification: str = FIRST_NOTIFICATION) -> Alert:
         """The immutable value handed to channels for one of the alert's notifications."""
-        severity: Severity = self.severity  # type: ignore[assignment]  # checked on the way in
-        alert = Alert(
-            self.id,
-            self.title,
-            self.message,
-            severity,
-            self.created_at,
-            self.uid,
-            labels=dict(self.labels or {}),
-            dedup_key=self.dedup_key or "",
-        )
-        return as_notification(alert, notification)
+        return as_notification(alert_value(self), notification)
 
     @property
     def status(self) -> str:
