@@ -10,6 +10,7 @@ Each case starts one server process (hypercorn with ``hypercorn.toml`` as ``make
 and uvicorn as the README shows it), loads it from ``--concurrency`` clients for
 ``--seconds``, and reads the server's CPU time (user + system) from ``/proc/PID/stat``
 before and after: CPU per request stays steady on a shared machine where req/s does not.
+With two CPUs or more, the server runs on CPU 0 alone and the load generator on the others.
 The drain cases write ``--deliveries`` alerts straight into the database of an idle server
 and time its dispatcher until every delivery is sent (console, or webhook into
 ``bench/sink.py``), and ``drain-100k`` empties ``--queued`` console deliveries, for the
@@ -29,8 +30,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import ExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ CASES = (
     "drain-webhook",
     "drain-webpush",
 )
+SERVER_CPU = 0
+PINNED = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0) - {SERVER_CPU}) >= 1
 DRAIN_LIMIT = 300.0  # seconds to wait for a queue to drain, at most
 BEGIN, END = "<!-- bench/cpu.py: begin -->", "<!-- bench/cpu.py: end -->"
 
@@ -77,13 +80,37 @@ def cpu_seconds(pid: int) -> float:
 
 
 def serve_command(name: str, target: str, port: int) -> list[str]:
-    """hypercorn as ``make run`` serves Herald, or uvicorn as the README shows it."""
+    """hypercorn as ``make run`` serves Herald, or uvicorn as the README shows it; on a
+    CPU of its own when the machine has two (see :func:`on_client_cpus`)."""
     if name == "uvicorn":
         options = ["--lifespan", "on", "--ws", "wsproto", "--no-access-log"]
         bind = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-        return [sys.executable, "-m", "uvicorn", target, *bind, *options]
-    bind = ["-c", "hypercorn.toml", "-b", f"127.0.0.1:{port}"]
-    return [sys.executable, "-m", "hypercorn", *bind, target]
+        command = [sys.executable, "-m", "uvicorn", target, *bind, *options]
+    else:
+        bind = ["-c", "hypercorn.toml", "-b", f"127.0.0.1:{port}"]
+        command = [sys.executable, "-m", "hypercorn", *bind, target]
+    if PINNED:
+        return ["taskset", "--cpu-list", str(SERVER_CPU), *command]  # it execs: same pid
+    return command
+
+
+@contextmanager
+def on_client_cpus() -> Iterator[None]:
+    """Run the load generator on the CPUs the server is not on, for the length of a block.
+
+    The server and the clients then do not take turns on one CPU, and the scheduler does not
+    move the server between CPUs: CPU per request no longer depends on who ran when. Other
+    processes (PostgreSQL, the sink) keep every CPU.
+    """
+    if not PINNED:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, before - {SERVER_CPU})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 @asynccontextmanager
@@ -111,7 +138,8 @@ async def load(
                 if await send(session) < 400:
                     latencies.append(time.monotonic() - started)
 
-        await asyncio.gather(*(client() for _ in range(concurrency)))
+        with on_client_cpus():
+            await asyncio.gather(*(client() for _ in range(concurrency)))
     return latencies
 
 
@@ -298,8 +326,9 @@ def table(results: dict[tuple[str, str], dict[str, Any]]) -> str:
 def write(path: Path, command: str, text: str) -> None:
     """Replace the section between the markers in ``path`` with the results."""
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    where = f"on CPU {SERVER_CPU}, the clients on the others" if PINNED else "unpinned"
     section = (
-        f"{BEGIN}\n{datetime.now(UTC):%Y-%m-%d}, {machine}, one server process:\n\n"
+        f"{BEGIN}\n{datetime.now(UTC):%Y-%m-%d}, {machine}, one server process ({where}):\n\n"
         f"```sh\n{command}\n```\n\n{text}\n{END}"
     )
     document = path.read_text()
