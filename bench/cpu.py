@@ -10,7 +10,8 @@ Each case starts one server process (hypercorn with ``hypercorn.toml`` as ``make
 and uvicorn as the README shows it), loads it from ``--concurrency`` clients for
 ``--seconds``, and reads the server's CPU time (user + system) from ``/proc/PID/stat``
 before and after: CPU per request stays steady on a shared machine where req/s does not.
-With two CPUs or more, the server runs on CPU 0 alone and the load generator on the others.
+With two CPUs or more, the server runs on CPU 0 alone, and the load generator (with the
+sink and PostgreSQL) on the others.
 The drain cases write ``--deliveries`` alerts straight into the database of an idle server
 and time its dispatcher until every delivery is sent (console, or webhook into
 ``bench/sink.py``), and ``drain-100k`` empties ``--queued`` console deliveries, for the
@@ -30,8 +31,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import ExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def cpu_seconds(pid: int) -> float:
 
 def serve_command(name: str, target: str, port: int) -> list[str]:
     """hypercorn as ``make run`` serves Herald, or uvicorn as the README shows it; on a
-    CPU of its own when the machine has two (see :func:`on_client_cpus`)."""
+    CPU of its own when the machine has two (see :func:`keep_off_the_server_cpu`)."""
     if name == "uvicorn":
         options = ["--lifespan", "on", "--ws", "wsproto", "--no-access-log"]
         bind = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
@@ -94,23 +95,15 @@ def serve_command(name: str, target: str, port: int) -> list[str]:
     return command
 
 
-@contextmanager
-def on_client_cpus() -> Iterator[None]:
-    """Run the load generator on the CPUs the server is not on, for the length of a block.
+def keep_off_the_server_cpu() -> None:
+    """Run this process, and all it starts but the server, on the CPUs the server is not on.
 
-    The server and the clients then do not take turns on one CPU, and the scheduler does not
-    move the server between CPUs: CPU per request no longer depends on who ran when. Other
-    processes (PostgreSQL, the sink) keep every CPU.
+    The server does not then take turns on its CPU with the clients, the sink or PostgreSQL,
+    and the scheduler does not move it between CPUs: CPU per request no longer depends on
+    who ran when.
     """
-    if not PINNED:
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, before - {SERVER_CPU})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
+    if PINNED:
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - {SERVER_CPU})
 
 
 @asynccontextmanager
@@ -138,8 +131,7 @@ async def load(
                 if await send(session) < 400:
                     latencies.append(time.monotonic() - started)
 
-        with on_client_cpus():
-            await asyncio.gather(*(client() for _ in range(concurrency)))
+        await asyncio.gather(*(client() for _ in range(concurrency)))
     return latencies
 
 
@@ -326,7 +318,7 @@ def table(results: dict[tuple[str, str], dict[str, Any]]) -> str:
 def write(path: Path, command: str, text: str) -> None:
     """Replace the section between the markers in ``path`` with the results."""
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    where = f"on CPU {SERVER_CPU}, the clients on the others" if PINNED else "unpinned"
+    where = f"alone on CPU {SERVER_CPU}" if PINNED else "on any CPU"
     section = (
         f"{BEGIN}\n{datetime.now(UTC):%Y-%m-%d}, {machine}, one server process ({where}):\n\n"
         f"```sh\n{command}\n```\n\n{text}\n{END}"
@@ -353,6 +345,7 @@ async def main() -> None:
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     os.chdir(ROOT)
+    keep_off_the_server_cpu()
     results: dict[tuple[str, str], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as directory, ExitStack() as lasting:
         args.directory, args.lasting, args.postgres = directory, lasting, None
